@@ -1,0 +1,511 @@
+"""Shared helpers of the SIMS data-preparation steps.
+
+Everything the numbered steps have in common lives here once: the Cityscapes palette and class
+order, colour label <-> index maps, the networks' 20-channel one-hot, MATLAB-compatible image
+operations (nearest resize, bwlabel numbering, Sobel edge, square dilation), atomic file I/O with
+one-line errors, the data root and its sizes, and the per-image runner (progress bar, resume,
+worker processes, sharding, per-image seeds).
+
+Importing this module does not import TensorFlow, so the data-preparation steps stay light.
+"""
+
+import argparse
+import concurrent.futures
+import contextlib
+import dataclasses
+import json
+import logging
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import scipy.ndimage
+from PIL import Image
+from tqdm import tqdm
+
+LOG = logging.getLogger("sims")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# ---------------------------------------------------------------------------------------------
+# Classes, palette, class order
+# ---------------------------------------------------------------------------------------------
+
+# The 19 Cityscapes train classes; index i here is MATLAB class i + 1.
+CLASS_NAMES = (
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+    "motorcycle", "bicycle",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+VOID_INDEX = 255
+
+# Colour of each class in the label PNGs (the original's mapping.mat, the Cityscapes trainId colours).
+PALETTE = np.array([
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+    (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+    (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+    (0, 80, 100), (0, 0, 230), (119, 11, 32),
+], dtype=np.uint8)
+VOID_COLOUR = (0, 0, 0)
+
+# Back-to-front order of the classes (1-based, the original's order.mat): sky first, traffic light last.
+CITYSCAPES_CLASS_ORDER = (11, 3, 10, 4, 2, 1, 5, 9, 18, 19, 15, 14, 16, 17, 12, 6, 13, 8, 7)
+
+# 1-based ids used by the original's special rules.
+THIN_CLASSES = (6, 7, 8)  # pole, traffic light, traffic sign
+
+
+def class_order_from_frequency(behind_counts):
+    """Back-to-front class order (1-based) from F, F[a, b] = times class a was behind class b.
+
+    Classes are sorted by rowsum / (rowsum + colsum), most often behind first.
+    """
+    counts = np.asarray(behind_counts, dtype=np.float64)
+    behind = counts.sum(axis=1)
+    in_front = counts.sum(axis=0)
+    total = behind + in_front
+    score = np.divide(behind, total, out=np.zeros_like(behind), where=total > 0)
+    # A stable sort keeps ties in class order, so the result is deterministic.
+    return tuple(int(c) + 1 for c in np.argsort(-score, kind="stable"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors and command-line plumbing
+# ---------------------------------------------------------------------------------------------
+
+class DataError(Exception):
+    """Bad or missing input; the message is one line that names the file and what is wrong."""
+
+
+class _TqdmHandler(logging.Handler):
+    """Log through tqdm.write so log lines do not tear progress bars."""
+
+    def emit(self, record):
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # logging must never raise
+            self.handleError(record)
+
+
+def setup_logging(level=logging.INFO):
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def run_cli(main):
+    """Run a script's main(): a DataError becomes one ERROR line and exit status 1."""
+    setup_logging()
+    try:
+        main()
+    except DataError as error:
+        LOG.error("%s", error)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        LOG.error("interrupted; finished outputs are kept, run again to continue")
+        sys.exit(130)
+
+
+def add_root_argument(parser):
+    parser.add_argument("--root", type=Path, default=REPO_ROOT,
+                        help="folder holding traindata/ testdata/ trainedmodels/ result/ "
+                             "(default: the repository root)")
+
+
+def add_runner_arguments(parser):
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (the original's parfor); default 1")
+    parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="K/N",
+                        help="process only the K-th of N interleaved slices of the images (K = 1..N), "
+                             "e.g. --shard $SLURM_ARRAY_TASK_ID/8 with --array=1-8")
+
+
+def parse_shard(text):
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shard must look like K/N, got {text!r}") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"shard K/N needs 1 <= K <= N, got {text!r}")
+    return index, count
+
+
+# ---------------------------------------------------------------------------------------------
+# Data root and sizes
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_BASE_HEIGHT = 256
+ORIGINAL_AREA_THRESHOLD = 1000  # pixels at 256x512
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """Every image size of a data root, derived from its base height.
+
+    Level 1 is the original's "256" (base_height x 2*base_height), level 2 its "512", level 4
+    its "1024". Folder names keep the original's names whatever the scale.
+    """
+
+    base_height: int = DEFAULT_BASE_HEIGHT
+
+    def __post_init__(self):
+        if not isinstance(self.base_height, int) or self.base_height < 32 or self.base_height % 32:
+            raise DataError(f"base_height must be a positive multiple of 32, got {self.base_height!r}")
+
+    def shape(self, level=1):
+        """(height, width) at a level (1, 2 or 4)."""
+        return self.base_height * level, 2 * self.base_height * level
+
+    @property
+    def area_threshold(self):
+        """Minimum area (exclusive) of a usable segment at level 1: 1000 px at 256x512, scaled."""
+        return ORIGINAL_AREA_THRESHOLD * (self.base_height / 256) ** 2
+
+
+def dataset_json_path(root):
+    return Path(root) / "dataset.json"
+
+
+def load_sizes(root):
+    """Sizes of a data root: base_height from ROOT/dataset.json, 256 when the file is absent."""
+    path = dataset_json_path(root)
+    if not path.exists():
+        return Sizes()
+    try:
+        config = json.loads(path.read_text())
+        base_height = config.get("base_height", DEFAULT_BASE_HEIGHT)
+    except (ValueError, AttributeError) as error:
+        raise DataError(f"{path}: not a valid dataset description ({error})") from None
+    try:
+        return Sizes(base_height)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+
+
+def write_dataset_json(root, sizes, **details):
+    """Record the root's base height (and where its data came from); refuses to mix two datasets."""
+    path = dataset_json_path(root)
+    content = {"base_height": sizes.base_height, **details}
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text())
+        except ValueError as error:
+            raise DataError(f"{path}: not a valid dataset description ({error})") from None
+        clashes = [f"{key}={existing[key]!r} (asked {value!r})" for key, value in content.items()
+                   if key in existing and existing[key] != value]
+        if clashes:
+            raise DataError(f"{path}: root already holds other data: {', '.join(clashes)}; "
+                            "use another --root")
+    write_bytes_atomic(path, (json.dumps(content, indent=2) + "\n").encode())
+
+
+def image_name(image_id):
+    return f"{image_id:08d}"
+
+
+def list_image_ids(folder, suffix=".png"):
+    """Sorted ids of the %08d files in a folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: folder not found")
+    ids = []
+    for path in folder.iterdir():
+        if path.name.endswith(suffix) and path.name[: -len(suffix)].isdigit():
+            ids.append(int(path.name[: -len(suffix)]))
+    return sorted(ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+
+def _colour_keys(rgb):
+    rgb = rgb.astype(np.int32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+_PALETTE_KEYS = _colour_keys(PALETTE)
+_SORTED_KEY_ORDER = np.argsort(_PALETTE_KEYS)
+_SORTED_KEYS = _PALETTE_KEYS[_SORTED_KEY_ORDER]
+
+
+def label_to_index(label):
+    """Colour label (HxWx3 uint8) -> (class index map uint8 0..18, unknown-colour pixel count).
+
+    Void (black) and unknown colours become 255, as the original's func_mappinglabeltoindex.
+    """
+    label = np.asarray(label)
+    if label.ndim != 3 or label.shape[2] != 3:
+        raise ValueError(f"a colour label must be HxWx3, got shape {label.shape}")
+    keys = _colour_keys(label)
+    position = np.clip(np.searchsorted(_SORTED_KEYS, keys), 0, NUM_CLASSES - 1)
+    known = _SORTED_KEYS[position] == keys
+    index = np.where(known, _SORTED_KEY_ORDER[position], VOID_INDEX).astype(np.uint8)
+    unknown = int(np.count_nonzero(~known & (keys != 0)))
+    return index, unknown
+
+
+def index_to_label(index):
+    """Class index map (0..18, anything else void) -> colour label HxWx3 uint8."""
+    index = np.asarray(index)
+    colours = np.zeros((256, 3), dtype=np.uint8)
+    colours[:NUM_CLASSES] = PALETTE
+    return colours[index.astype(np.uint8)]
+
+
+def one_hot_labels(index):
+    """HxW class index map -> HxWx20 float32: 19 class channels and void = 1 - their sum."""
+    index = np.asarray(index)
+    classes = (index[..., None] == np.arange(NUM_CLASSES)).astype(np.float32)
+    void = 1.0 - classes.sum(axis=-1, keepdims=True)
+    return np.concatenate([classes, void], axis=-1)
+
+
+def class_mask(index, class_id):
+    """Boolean mask of a 1-based class in an index map."""
+    return np.asarray(index) == class_id - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# MATLAB-compatible image operations
+# ---------------------------------------------------------------------------------------------
+
+def _matlab_nearest_indices(in_size, out_size):
+    """Source index (0-based) of each output pixel, with MATLAB's own double arithmetic.
+
+    imresize maps output pixel x (1-based) to u = x/scale + 0.5*(1 - 1/scale), scale = out/in,
+    and the nearest kernel takes the pixel c with -0.5 <= u - c < 0.5. Exact ties (u - c = -0.5)
+    go to the higher pixel; OpenCV's fixed-point INTER_NEAREST_EXACT can differ there.
+    """
+    scale = out_size / in_size
+    u = np.arange(1, out_size + 1, dtype=np.float64) / scale + 0.5 * (1 - 1 / scale)
+    candidates = np.floor(u - 0.5)[:, None] + np.arange(3)[None, :]
+    offset = u[:, None] - candidates
+    first_inside = np.argmax((offset >= -0.5) & (offset < 0.5), axis=1)
+    chosen = candidates[np.arange(out_size), first_inside].astype(np.int64) - 1
+    return np.clip(chosen, 0, in_size - 1)
+
+
+def resize_nearest(array, shape):
+    """imresize(array, shape, 'nearest') of MATLAB: samples at pixel centres.
+
+    Works on any dtype and any number of trailing channels (resizes the first two axes).
+    """
+    array = np.asarray(array)
+    rows = _matlab_nearest_indices(array.shape[0], shape[0])
+    cols = _matlab_nearest_indices(array.shape[1], shape[1])
+    return array[rows[:, None], cols[None, :]]
+
+
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def connected_components(mask):
+    """bwlabel(mask) of MATLAB: 8-connected components numbered in column-major scan order.
+
+    Returns (labels int32 HxW with 0 = background, number of components). scipy numbers
+    components in row-major order, so labelling the transpose gives MATLAB's numbering.
+    """
+    labels, count = scipy.ndimage.label(np.asarray(mask, dtype=bool).T, structure=_EIGHT_CONNECTED)
+    return np.ascontiguousarray(labels.T), int(count)
+
+
+def sobel_edge(mask):
+    """edge(mask, 'Sobel', 0) of MATLAB: one-pixel Sobel boundary of a binary mask.
+
+    Gradients by the Sobel kernel (scaled by 1/8, replicated border); a pixel is an edge when
+    its squared magnitude is above 0 and it is a local maximum across the dominant gradient
+    direction, not lower than its left/upper neighbour and strictly higher than its right/lower
+    one (MATLAB's thinning rule; out-of-image neighbours never block).
+    """
+    image = np.asarray(mask, dtype=np.float64)
+    padded = np.pad(image, 1, mode="edge")
+    # Correlation with [1 2 1; 0 0 0; -1 -2 -1]/8 (rows) and its transpose (columns).
+    smooth_cols = padded[:, :-2] + 2 * padded[:, 1:-1] + padded[:, 2:]
+    smooth_rows = padded[:-2, :] + 2 * padded[1:-1, :] + padded[2:, :]
+    grad_y = (smooth_cols[:-2, :] - smooth_cols[2:, :]) / 8
+    grad_x = (smooth_rows[:, :-2] - smooth_rows[:, 2:]) / 8
+    magnitude = grad_x ** 2 + grad_y ** 2
+    grad_x, grad_y = np.abs(grad_x), np.abs(grad_y)
+
+    padded_mag = np.pad(magnitude, 1, mode="constant", constant_values=-np.inf)
+    left, right = padded_mag[1:-1, :-2], padded_mag[1:-1, 2:]
+    up, down = padded_mag[:-2, 1:-1], padded_mag[2:, 1:-1]
+    tolerance = 100 * np.finfo(np.float64).eps
+    horizontal = (grad_x >= grad_y - tolerance) & (left <= magnitude) & (magnitude > right)
+    vertical = (grad_y >= grad_x - tolerance) & (up <= magnitude) & (magnitude > down)
+    return (magnitude > 0) & (horizontal | vertical)
+
+
+def dilate_square(mask, width):
+    """imdilate(mask, strel('square', width)) of MATLAB, for binary masks.
+
+    For an even width MATLAB's origin is element floor((width + 1) / 2), which is exactly the
+    window scipy's maximum_filter uses, so no origin shift is needed.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if width <= 1:
+        return mask.copy()
+    return scipy.ndimage.maximum_filter(mask, size=int(width), mode="constant", cval=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files: atomic writes, one-line errors
+# ---------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; on success rename it over `path`, else delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def write_bytes_atomic(path, data):
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def save_mat(path, variables):
+    """Write a MATLAB v5 .mat file atomically (MATLAB and Octave read it with load())."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            scipy.io.savemat(handle, variables, do_compression=True, oned_as="column")
+
+
+def load_mat(path, names):
+    """Read the named variables of a .mat file; one-line DataError when missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        content = scipy.io.loadmat(path, variable_names=list(names))
+    except Exception as error:  # scipy raises many types for damaged files
+        raise DataError(f"{path}: cannot read .mat file ({type(error).__name__}: {error})") from None
+    missing = [name for name in names if name not in content]
+    if missing:
+        raise DataError(f"{path}: variable {', '.join(missing)} not found")
+    return {name: content[name] for name in names}
+
+
+def read_image(path, channels=3, shape=None):
+    """Read a PNG/JPG as uint8 HxWx3 (RGB) or HxW (channels=1); check its size when given."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = image.convert("RGB" if channels == 3 else "L")
+            array = np.asarray(image)
+    except Exception as error:
+        raise DataError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
+    _check_shape(path, array, shape)
+    return array
+
+
+def read_png16(path, shape=None):
+    """Read a 16-bit single-channel PNG (a Cityscapes disparity map) as uint16 HxW."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            array = np.asarray(image)
+    except Exception as error:
+        raise DataError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
+    if array.ndim != 2:
+        raise DataError(f"{path}: expected a single-channel 16-bit PNG, got shape {array.shape}")
+    _check_shape(path, array, shape)
+    return array.astype(np.uint16)
+
+
+def read_label(path, shape=None):
+    """Read a colour label PNG as a class index map; warns about colours outside the palette."""
+    index, unknown = label_to_index(read_image(path, shape=shape))
+    if unknown:
+        LOG.warning("%s: %d pixels have colours outside the palette; treated as void", path, unknown)
+    return index
+
+
+def _check_shape(path, array, shape):
+    if shape is not None and tuple(array.shape[:2]) != tuple(shape):
+        raise DataError(f"{path}: size is {array.shape[0]}x{array.shape[1]}, "
+                        f"expected {shape[0]}x{shape[1]}")
+
+
+def write_image(path, array, quality=95):
+    """Write uint8 HxWx3 RGB, HxW grey, or uint16 HxW as PNG (or JPG by extension), atomically."""
+    path = Path(path)
+    array = np.asarray(array)
+    image = Image.fromarray(array)
+    image_format = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    options = {"quality": quality} if image_format == "JPEG" else {"compress_level": 3}
+    with atomic_path(path) as temporary:
+        image.save(temporary, format=image_format, **options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-image runner
+# ---------------------------------------------------------------------------------------------
+
+def image_rng(seed, image_id, *stream):
+    """Random generator of one image: depends only on the seed and the image, never on the order
+    or process in which images run, so workers and shards give identical results."""
+    return np.random.default_rng([seed, image_id, *stream])
+
+
+def shard_ids(image_ids, shard):
+    """The K-th of N interleaved slices (K 1-based) of the sorted ids."""
+    index, count = shard
+    return sorted(image_ids)[index - 1::count]
+
+
+def run_per_image(process_image, image_ids, outputs_of, *, workers=1, shard=(1, 1), description=""):
+    """Call process_image(image_id) for every image of this shard whose outputs are not all there.
+
+    process_image writes its outputs itself (atomically, with the helpers above), so an
+    interrupted run leaves only whole files and a re-run skips them. The first DataError stops
+    the run (pending images are cancelled) and is re-raised for run_cli to report in one line.
+    Returns (number processed, number skipped).
+    """
+    selected = shard_ids(image_ids, shard)
+    pending = [image_id for image_id in selected
+               if not all(Path(path).exists() for path in outputs_of(image_id))]
+    skipped = len(selected) - len(pending)
+    if skipped:
+        LOG.info("%s: %d of %d images already done, skipped", description, skipped, len(selected))
+    progress = tqdm(total=len(pending), desc=description, unit="img", file=sys.stderr)
+    try:
+        if workers <= 1 or len(pending) <= 1:
+            for image_id in pending:
+                process_image(image_id)
+                progress.update()
+        else:
+            context = multiprocessing.get_context("spawn" if sys.platform != "linux" else "fork")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                futures = [pool.submit(process_image, image_id) for image_id in pending]
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        future.result()
+                        progress.update()
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+    finally:
+        progress.close()
+    return len(pending), skipped
