@@ -34,7 +34,6 @@ DEFAULT_TRAIN_IMAGES = 200
 DEFAULT_TEST_IMAGES = 20
 DEFAULT_BASE_HEIGHT = 64
 DEFAULT_SEED = 0
-FIRST_TEST_ID = 100001
 
 CAMERA_HEIGHT = 1.5       # metres above the road
 FOCAL_PER_WIDTH = 0.55    # focal length in pixels / image width
@@ -48,17 +47,6 @@ TREE_CROWN = (1.2, 2.2)   # crown radius range (metres)
 # appears in any set of a dozen images or more.
 GUARANTEED_CLASSES = ("train", "bus", "truck", "motorcycle", "rider", "bicycle", "wall", "fence",
                       "terrain", "traffic light", "traffic sign", "person")
-
-TRAIN_FOLDERS = {  # folder -> (level, kind)
-    "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"), "RGB1024Full": (4, "rgb"),
-    "Label256Full": (1, "label"), "Label512Full": (2, "label"),
-    "label_refine": (1, "label"), "label_refine_512": (2, "label"),
-    "disparity": (1, "disparity"),
-}
-TEST_FOLDERS = {
-    "label_refine": (1, "label"), "label_refine_512": (2, "label"),
-    "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"),
-}
 
 CLASS_ID = {name: index + 1 for index, name in enumerate(common.CLASS_NAMES)}  # 1-based
 GROUND_CLASSES = ("road", "sidewalk", "terrain")
@@ -633,8 +621,8 @@ def decode_disparity(stored):
 
 def output_paths(root, image_id):
     name = common.image_name(image_id) + ".png"
-    is_test = image_id >= FIRST_TEST_ID
-    folders = TEST_FOLDERS if is_test else TRAIN_FOLDERS
+    is_test = image_id >= common.FIRST_TEST_ID
+    folders = common.TEST_IMAGE_FOLDERS if is_test else common.TRAIN_IMAGE_FOLDERS
     base = root / ("testdata" if is_test else "traindata")
     return {base / folder / name: spec for folder, spec in folders.items()}
 
@@ -668,7 +656,8 @@ def main(argv=None):
     sizes = common.Sizes(args.base_height)
     root = args.root.resolve()
     common.write_dataset_json(root, sizes, source="demo", seed=args.seed)
-    image_ids = list(range(1, args.train + 1)) + list(range(FIRST_TEST_ID, FIRST_TEST_ID + args.test))
+    test_ids = range(common.FIRST_TEST_ID, common.FIRST_TEST_ID + args.test)
+    image_ids = list(range(1, args.train + 1)) + list(test_ids)
     process = functools.partial(process_image, root=root, sizes=sizes, seed=args.seed)
     done, skipped = common.run_per_image(process, image_ids, lambda i: output_paths(root, i),
                                          workers=args.workers, shard=args.shard,

@@ -31,18 +31,7 @@ LOG = logging.getLogger("sims")
 # Cityscapes label id -> train class index (0-based); all other ids are void.
 LABEL_ID_TO_CLASS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,
                      24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
-SPLITS = {"train": (1, "traindata"), "val": (100001, "testdata")}  # first id, output folder
-
-TRAIN_OUTPUTS = {  # folder -> (level, kind)
-    "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"), "RGB1024Full": (4, "rgb"),
-    "Label256Full": (1, "label"), "Label512Full": (2, "label"),
-    "label_refine": (1, "label"), "label_refine_512": (2, "label"),
-    "disparity": (1, "disparity"),
-}
-TEST_OUTPUTS = {
-    "label_refine": (1, "label"), "label_refine_512": (2, "label"),
-    "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"),
-}
+SPLITS = {"train": (1, "traindata"), "val": (common.FIRST_TEST_ID, "testdata")}  # first id, folder
 
 ID_TABLE = "cityscapes_ids.csv"
 
@@ -97,7 +86,7 @@ def assign_ids(samples):
 
 def output_paths(root, image_id, sample):
     folder = SPLITS[sample.split][1]
-    outputs = TRAIN_OUTPUTS if sample.split == "train" else TEST_OUTPUTS
+    outputs = common.TRAIN_IMAGE_FOLDERS if sample.split == "train" else common.TEST_IMAGE_FOLDERS
     name = common.image_name(image_id) + ".png"
     return {root / folder / sub / name: spec for sub, spec in outputs.items()
             if not (spec[1] == "disparity" and sample.disparity is None)}

@@ -205,6 +205,21 @@ def write_dataset_json(root, sizes, **details):
     write_bytes_atomic(path, (json.dumps(content, indent=2) + "\n").encode())
 
 
+# The images, labels and disparity a dataset provides: folder -> (level, kind). Shared by the
+# demo generator and the Cityscapes import, and read by the steps.
+TRAIN_IMAGE_FOLDERS = {
+    "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"), "RGB1024Full": (4, "rgb"),
+    "Label256Full": (1, "label"), "Label512Full": (2, "label"),
+    "label_refine": (1, "label"), "label_refine_512": (2, "label"),
+    "disparity": (1, "disparity"),
+}
+TEST_IMAGE_FOLDERS = {  # the RGB folders hold ground truth, for evaluation only
+    "label_refine": (1, "label"), "label_refine_512": (2, "label"),
+    "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"),
+}
+FIRST_TEST_ID = 100001
+
+
 def image_name(image_id):
     return f"{image_id:08d}"
 
@@ -400,33 +415,29 @@ def load_mat(path, names):
     return {name: content[name] for name in names}
 
 
-def read_image(path, channels=3, shape=None):
-    """Read a PNG/JPG as uint8 HxWx3 (RGB) or HxW (channels=1); check its size when given."""
+def _open_image(path, mode=None):
+    """Decode an image file (converted to a PIL mode when given); one-line DataError on failure."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
         with Image.open(path) as image:
             image.load()
-            image = image.convert("RGB" if channels == 3 else "L")
-            array = np.asarray(image)
+            return np.asarray(image.convert(mode) if mode else image)
     except Exception as error:
         raise DataError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
+
+
+def read_image(path, channels=3, shape=None):
+    """Read a PNG/JPG as uint8 HxWx3 (RGB) or HxW (channels=1); check its size when given."""
+    array = _open_image(path, "RGB" if channels == 3 else "L")
     _check_shape(path, array, shape)
     return array
 
 
 def read_png16(path, shape=None):
     """Read a 16-bit single-channel PNG (a Cityscapes disparity map) as uint16 HxW."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            array = np.asarray(image)
-    except Exception as error:
-        raise DataError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
+    array = _open_image(path)
     if array.ndim != 2:
         raise DataError(f"{path}: expected a single-channel 16-bit PNG, got shape {array.shape}")
     _check_shape(path, array, shape)

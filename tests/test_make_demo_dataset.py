@@ -16,8 +16,8 @@ def _files(root):
 def test_writes_the_whole_layout_at_every_level(tmp_path):
     demo.main(["--root", str(tmp_path), "--train", "3", "--test", "2", "--base-height", "32"])
     assert json.loads((tmp_path / "dataset.json").read_text())["base_height"] == 32
-    expected = {**{("traindata", f): level for f, (level, _) in demo.TRAIN_FOLDERS.items()},
-                **{("testdata", f): level for f, (level, _) in demo.TEST_FOLDERS.items()}}
+    expected = {**{("traindata", f): level for f, (level, _) in common.TRAIN_IMAGE_FOLDERS.items()},
+                **{("testdata", f): level for f, (level, _) in common.TEST_IMAGE_FOLDERS.items()}}
     for (split, folder), level in expected.items():
         ids = [1, 2, 3] if split == "traindata" else [100001, 100002]
         assert common.list_image_ids(tmp_path / split / folder) == ids, folder
