@@ -233,7 +233,7 @@ def facade_rows(camera, nearness, height_m):
     return bottom - height_m * camera.scale(nearness), bottom
 
 
-def paint_side_plane(canvas, camera, side, lateral, depth_range, height_m, class_name, colour_of, rng):
+def paint_side_plane(canvas, camera, lateral, depth_range, height_m, class_name, colour_of):
     """A vertical plane parallel to the street (facade, wall, fence, hedge) on one side.
 
     height_m and colour_of take per-column depth (metres) arrays so a plane can be a row of
@@ -245,15 +245,15 @@ def paint_side_plane(canvas, camera, side, lateral, depth_range, height_m, class
     depth = camera.focal * CAMERA_HEIGHT / np.maximum(nearness, 1e-9)
     valid = (nearness > 0) & (depth >= depth_range[0]) & (depth <= depth_range[1])
     if not valid.any():
-        return []
+        return
     heights = np.where(valid, height_m(depth), 0)
     top, bottom = facade_rows(camera, nearness, heights)
     rows = np.arange(canvas.height, dtype=np.float64)[:, None]
     mask = valid[None, :] & (rows >= top[None, :]) & (rows < bottom[None, :])
     height_above = (bottom[None, :] - rows) / np.maximum(camera.scale(nearness)[None, :], 1e-9)
-    colour = colour_of(depth, height_above, rng)
+    colour = colour_of(depth, height_above)
     per_pixel_nearness = np.broadcast_to(nearness[None, :], mask.shape)
-    return [canvas.paint(0, 0, mask, per_pixel_nearness, class_name, colour)]
+    canvas.paint(0, 0, mask, per_pixel_nearness, class_name, colour)
 
 
 def building_row(rng, depth_range, tall=(8.0, 26.0)):
@@ -272,7 +272,7 @@ def building_row(rng, depth_range, tall=(8.0, 26.0)):
     def height_m(depth):
         return heights[segment(depth)]
 
-    def colour_of(depth, height_above, _rng):
+    def colour_of(depth, height_above):
         base = colours[segment(depth)][None, :, :]
         # Windows on a 3.2 m storey and 3.5 m bay grid, above a ground floor.
         windows = ((np.mod(height_above, 3.2) > 1.0) & (np.mod(height_above, 3.2) < 2.4)
@@ -287,7 +287,7 @@ def building_row(rng, depth_range, tall=(8.0, 26.0)):
 
 def flat_colour(colour, stripes=None):
     """colour_of for a plain plane; stripes = metres between dark vertical slats (fences)."""
-    def colour_of(depth, height_above, _rng):
+    def colour_of(depth, height_above):
         result = np.broadcast_to(np.asarray(colour, float), height_above.shape + (3,)).copy()
         if stripes:
             slats = np.broadcast_to(np.mod(depth, stripes)[None, :] < stripes * 0.3, height_above.shape)
@@ -362,7 +362,7 @@ def paint_vehicle(canvas, camera, rng, kind, lateral, depth, shadows):
     shadow_centre = (int(round(centre)), int(round(foot)))
     axes = (int(0.62 * width_px) + 1, max(int(0.12 * width_px), 1))
     cv2.ellipse(shadows, shadow_centre, axes, 0, 0, 360, 0.45, -1)
-    return [canvas.paint(top, left, mask, nearness, kind, colour)]
+    canvas.paint(top, left, mask, nearness, kind, colour)
 
 
 def paint_person(canvas, camera, rng, lateral, depth, class_name="person", nearer_by=1.0):
@@ -384,7 +384,7 @@ def paint_person(canvas, camera, rng, lateral, depth, class_name="person", neare
     colour[:] = CLOTHES_COLOURS[rng.integers(len(CLOTHES_COLOURS))]
     colour[int(0.55 * h):] = CLOTHES_COLOURS[rng.integers(len(CLOTHES_COLOURS))]
     colour[:2 * head] = rng.uniform([150, 110, 90], [235, 190, 160])
-    return [canvas.paint(top, left, mask, nearness, class_name, colour)]
+    canvas.paint(top, left, mask, nearness, class_name, colour)
 
 
 def paint_two_wheeler(canvas, camera, rng, kind, lateral, depth):
@@ -406,7 +406,7 @@ def paint_two_wheeler(canvas, camera, rng, kind, lateral, depth):
                       max(int(0.05 * w), 1))))
     colour = (35, 35, 40) if kind == "motorcycle" else np.array(
         CLOTHES_COLOURS[rng.integers(len(CLOTHES_COLOURS))], float) * 0.8
-    return [canvas.paint(top, left, mask, nearness, kind, colour)]
+    canvas.paint(top, left, mask, nearness, kind, colour)
 
 
 def paint_pole(canvas, camera, rng, lateral, depth, sign, light):
@@ -415,7 +415,7 @@ def paint_pole(canvas, camera, rng, lateral, depth, sign, light):
     top, left = int(np.floor(foot - height_px)), int(np.floor(centre - width_px / 2))
     w = max(int(round(width_px)), 1)
     h = int(np.ceil(height_px))
-    painted = [canvas.paint(top, left, np.ones((h, w), bool), nearness, "pole", (95, 95, 100))]
+    canvas.paint(top, left, np.ones((h, w), bool), nearness, "pole", (95, 95, 100))
     scale = camera.scale(nearness)
     # Signs and lights hang slightly in front of their pole.
     if sign:
@@ -427,17 +427,15 @@ def paint_pole(canvas, camera, rng, lateral, depth, sign, light):
         colour = np.broadcast_to(np.array((200, 30, 30) if circular else (30, 70, 170), float),
                                  (size, size, 3)).copy()
         colour[size // 4: size - size // 4, size // 4: size - size // 4] = (235, 235, 235)
-        painted.append(canvas.paint(sign_top, int(round(centre - size / 2)), mask, nearness * 1.01,
-                                    "traffic sign", colour))
+        canvas.paint(sign_top, int(round(centre - size / 2)), mask, nearness * 1.01, "traffic sign", colour)
     if light:
         box_w, box_h = max(int(round(0.35 * scale)), 1), max(int(round(1.0 * scale)), 2)
         light_top = int(round(foot - height_px))
         colour = np.broadcast_to(np.array((35, 35, 35), float), (box_h, box_w, 3)).copy()
         lit = rng.integers(3)
         colour[lit * box_h // 3:(lit + 1) * box_h // 3] = ((220, 40, 30), (240, 180, 30), (40, 210, 90))[lit]
-        painted.append(canvas.paint(light_top, int(round(centre - box_w / 2)), np.ones((box_h, box_w), bool),
-                                    nearness * 1.01, "traffic light", colour))
-    return painted
+        canvas.paint(light_top, int(round(centre - box_w / 2)), np.ones((box_h, box_w), bool),
+                     nearness * 1.01, "traffic light", colour)
 
 
 def paint_tree(canvas, camera, rng, lateral, depth, crown_m):
@@ -454,7 +452,7 @@ def paint_tree(canvas, camera, rng, lateral, depth, crown_m):
         cv2.ellipse(m, (crown, crown), (crown, int(crown * 0.9)), 0, 0, 360, 1, -1)))
     colour = np.broadcast_to(np.array(rng.uniform([45, 85, 25], [80, 125, 50])), (h, w, 3)).copy()
     colour[2 * crown:] = (70, 55, 40)
-    return [canvas.paint(top, left, mask, nearness, "vegetation", colour)]
+    canvas.paint(top, left, mask, nearness, "vegetation", colour)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,7 +489,7 @@ def render_scene(rng, height, width, guaranteed=None):
 
     canvas = SceneCanvas(height, width)
     shadows = np.ones((height, width), np.float32)
-    near, far = 4.0, street.end_depth
+    far = street.end_depth
 
     def depth_between(low, high):
         # Uniform in nearness, so objects spread over the image rows rather than bunching far away.
@@ -522,18 +520,18 @@ def render_scene(rng, height, width, guaranteed=None):
         if rng.random() < 0.25:  # a park instead of houses on this side
             park_range = (depth_between(8, 40), far)
             park_range = (park_range[0], park_range[0] + rng.uniform(15, 60))
-            paint_side_plane(canvas, camera, side, lateral - side * 0.5, park_range,
+            paint_side_plane(canvas, camera, lateral - side * 0.5, park_range,
                              lambda d: 5.0 + 2.0 * np.sin(d * 0.7), "vegetation",
-                             flat_colour(rng.uniform([50, 90, 30], [80, 125, 50])), rng)
-        paint_side_plane(canvas, camera, side, lateral, (1.0, far), height_m, "building", colour_of, rng)
+                             flat_colour(rng.uniform([50, 90, 30], [80, 125, 50])))
+        paint_side_plane(canvas, camera, lateral, (1.0, far), height_m, "building", colour_of)
         for name, height_range, colour, stripes in (
                 ("wall", (1.0, 2.5), (165, 160, 150), None), ("fence", (1.0, 1.8), (125, 105, 85), 0.6)):
             if wanted[name] and side == barrier_side[name]:
                 start = depth_between(5, 30)
-                paint_side_plane(canvas, camera, side, lateral - side * rng.uniform(0.3, BARRIER_MAX_INSET),
+                paint_side_plane(canvas, camera, lateral - side * rng.uniform(0.3, BARRIER_MAX_INSET),
                                  (start, start + rng.uniform(8, 40)),
                                  lambda d, h=rng.uniform(*height_range): np.full_like(d, h), name,
-                                 flat_colour(np.array(colour) * rng.uniform(0.85, 1.1), stripes), rng)
+                                 flat_colour(np.array(colour) * rng.uniform(0.85, 1.1), stripes))
 
     for _ in range(rng.integers(0, 4)):
         side = rng.choice((-1, 1))

@@ -2,7 +2,6 @@ import csv
 import shutil
 
 import numpy as np
-import pytest
 
 import prepare_cityscapes as prepare
 import sims_common as common
