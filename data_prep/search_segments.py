@@ -1,0 +1,101 @@
+"""Step 2 (search_segments.m): retrieve, for every query segment of a test layout, the training
+segments of its class whose shapes match best (highest IoU at level 1).
+
+Reads  testdata/original_mask/CC/NAME.mat (library_mask), the memory bank
+       traindata/original_segment/ through its index (segment_index.py, built or refreshed
+       first), traindata/RGB256Full/ (the pixels of the retrieved segments)
+Writes testdata/searched_top10_segments/CC/NAME.mat per class with, for K = --topk and N query
+       segments: proposal (HxWx3xKxN uint8, the retrieved library_img), proposal_iou (KxN single),
+       proposal_pole_mask (HxWxKxN uint8), response_index (KxN, 1-based training image in the
+       sorted list) and response_segment (KxN, 1-based segment inside that image's file).
+Results are sorted best first, ties to the lower training image, then segment. Queries of
+area <= the area threshold and slots without a positive IoU stay zero, as in the original.
+Unlike the original, it writes where the next step reads (it wrote to ../data/testdata/).
+"""
+
+import argparse
+import functools
+import logging
+
+import numpy as np
+
+import segment_index
+import segments
+import sims_common as common
+
+QUERY_FOLDER = "testdata/original_mask"
+OUTPUT_FOLDER = "testdata/searched_top10_segments"
+TOPK = 10
+
+_OPEN_INDEXES = {}  # one per process: the memory maps are opened once, not per image
+
+
+def open_index(root, sizes):
+    folder = root / segment_index.INDEX_FOLDER
+    if folder not in _OPEN_INDEXES:
+        _OPEN_INDEXES[folder] = segment_index.SegmentIndex(folder, sizes)
+    return _OPEN_INDEXES[folder]
+
+
+def search_class(query_masks, class_index, area_threshold, topk, training_image):
+    """The search variables of one class for an HxWxN stack of query masks."""
+    height, width, count = query_masks.shape
+    proposal = np.zeros((height, width, 3, topk, count), np.uint8)
+    proposal_pole_mask = np.zeros((height, width, topk, count), np.uint8)
+    proposal_iou = np.zeros((topk, count), np.float32)
+    response_index = np.zeros((topk, count), np.float32)
+    response_segment = np.zeros((topk, count), np.float32)
+    for j in range(count):
+        query = query_masks[:, :, j] > 0
+        if query.sum() <= area_threshold:
+            continue
+        for slot, match in enumerate(class_index.top_k(query, topk)):
+            mask = class_index.mask(match.row)
+            # library_img is the training image under library_mask, so it is rebuilt from the
+            # image instead of reloading the segment file.
+            proposal[:, :, :, slot, j] = training_image(match.image_id) * mask[:, :, None]
+            proposal_pole_mask[:, :, slot, j] = class_index.pole_mask(match.row)
+            proposal_iou[slot, j] = match.iou
+            response_index[slot, j] = match.image
+            response_segment[slot, j] = match.segment
+    return {"proposal": proposal, "proposal_iou": proposal_iou, "proposal_pole_mask": proposal_pole_mask,
+            "response_index": response_index, "response_segment": response_segment}
+
+
+def process_image(image_id, root, sizes, topk):
+    index = open_index(root, sizes)
+    images = {}
+
+    def training_image(train_id):
+        if train_id not in images:
+            path = root / segment_index.TRAIN_IMAGE_FOLDER / f"{common.image_name(train_id)}.png"
+            images[train_id] = common.read_image(path, shape=sizes.shape(1))
+        return images[train_id]
+
+    for class_id in range(1, common.NUM_CLASSES + 1):
+        query_file = segments.segment_file(root / QUERY_FOLDER, class_id, image_id)
+        (query_masks,) = segments.read_segment_masks(query_file, sizes.shape(1), names=("library_mask",))
+        result = search_class(query_masks, index.of_class(class_id), sizes.area_threshold, topk, training_image)
+        common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), result)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_root_argument(parser)
+    parser.add_argument("--topk", type=int, default=TOPK, help="segments kept per query (default 10)")
+    common.add_runner_arguments(parser)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    sizes = common.load_sizes(root)
+    test_ids = common.list_image_ids(root / "testdata" / "label_refine")
+    segment_index.prepare_index(root, sizes)
+    process = functools.partial(process_image, root=root, sizes=sizes, topk=args.topk)
+    done, skipped = common.run_per_image(
+        process, test_ids, lambda i: segments.segment_files(root / OUTPUT_FOLDER, i),
+        workers=args.workers, shard=args.shard, description="search segments")
+    logging.getLogger("sims").info("retrieved segments in %s: %d images done, %d already there",
+                                   root / OUTPUT_FOLDER, done, skipped)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)

@@ -1,0 +1,46 @@
+"""Step 1, test side (test_connect_component_mask.m): the query segments of each test layout.
+
+Reads  testdata/label_refine/NAME.png (level 1)
+Writes testdata/original_mask/CC/NAME.mat per class CC (%02d, 1-based) with library_mask and
+       library_mask_pole (HxWxN uint8), the same segments as the training side without pixels.
+Unlike the original, no empty slice is written for the background.
+"""
+
+import argparse
+import functools
+import logging
+
+import segments
+import sims_common as common
+
+LABEL_FOLDER = "testdata/label_refine"
+OUTPUT_FOLDER = "testdata/original_mask"
+
+
+def process_image(image_id, root, sizes):
+    name = common.image_name(image_id) + ".png"
+    index = common.read_label(root / LABEL_FOLDER / name, shape=sizes.shape(1))
+    for class_id in range(1, common.NUM_CLASSES + 1):
+        library_mask, library_mask_pole = segments.class_segments(index, class_id)
+        common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id),
+                        {"library_mask": library_mask, "library_mask_pole": library_mask_pole})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_root_argument(parser)
+    common.add_runner_arguments(parser)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    sizes = common.load_sizes(root)
+    image_ids = common.list_image_ids(root / LABEL_FOLDER)
+    process = functools.partial(process_image, root=root, sizes=sizes)
+    done, skipped = common.run_per_image(
+        process, image_ids, lambda i: segments.segment_files(root / OUTPUT_FOLDER, i),
+        workers=args.workers, shard=args.shard, description="test segments")
+    logging.getLogger("sims").info("query segments in %s: %d images done, %d already there",
+                                   root / OUTPUT_FOLDER, done, skipped)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)

@@ -1,0 +1,53 @@
+"""Step 1, training side (train_connect_component_mask.m): the memory bank of image segments.
+
+Reads  traindata/label_refine/NAME.png and traindata/RGB256Full/NAME.png (level 1)
+Writes traindata/original_segment/CC/NAME.mat per class CC (%02d, 1-based) with
+       library_img (HxWx3xN uint8), library_mask and library_mask_pole (HxWxN uint8);
+       see segments.py for what a segment is.
+Unlike the original, every image is processed (it looped over the last one only) and no empty
+slice is written for the background.
+"""
+
+import argparse
+import functools
+import logging
+
+import segments
+import sims_common as common
+
+LABEL_FOLDER = "traindata/label_refine"
+IMAGE_FOLDER = "traindata/RGB256Full"
+OUTPUT_FOLDER = "traindata/original_segment"
+
+
+def process_image(image_id, root, sizes):
+    name = common.image_name(image_id) + ".png"
+    index = common.read_label(root / LABEL_FOLDER / name, shape=sizes.shape(1))
+    rgb = common.read_image(root / IMAGE_FOLDER / name, shape=sizes.shape(1))
+    for class_id in range(1, common.NUM_CLASSES + 1):
+        library_mask, library_mask_pole = segments.class_segments(index, class_id)
+        common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), {
+            "library_img": segments.segment_pixels(rgb, library_mask),
+            "library_mask": library_mask,
+            "library_mask_pole": library_mask_pole,
+        })
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_root_argument(parser)
+    common.add_runner_arguments(parser)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    sizes = common.load_sizes(root)
+    image_ids = common.list_image_ids(root / LABEL_FOLDER)
+    process = functools.partial(process_image, root=root, sizes=sizes)
+    done, skipped = common.run_per_image(
+        process, image_ids, lambda i: segments.segment_files(root / OUTPUT_FOLDER, i),
+        workers=args.workers, shard=args.shard, description="training segments")
+    logging.getLogger("sims").info("memory bank in %s: %d images done, %d already there",
+                                   root / OUTPUT_FOLDER, done, skipped)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)
