@@ -8,6 +8,12 @@ source "$repo_root/.ci/venv.sh"
 cd "$repo_root"
 
 workers=$(( $(nproc) > 1 ? 2 : 1 ))
-"$PYTHON" data_prep/make_demo_dataset.py --workers "$workers" "$@"
+step() { echo "== $*" >&2; "$PYTHON" "$@" --workers "$workers"; }
+
+step data_prep/make_demo_dataset.py "$@"
+step data_prep/train_connect_component_mask.py     # memory bank
+step data_prep/test_connect_component_mask.py      # query segments
+step data_prep/search_segments.py                  # retrieval
 
 echo "demo data: $repo_root/traindata and $repo_root/testdata (sizes in $repo_root/dataset.json)"
+echo "retrieved segments: $repo_root/testdata/searched_top10_segments"
