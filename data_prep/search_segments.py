@@ -13,10 +13,6 @@ area <= the area threshold and slots without a positive IoU stay zero, as in the
 Unlike the original, it writes where the next step reads (it wrote to ../data/testdata/).
 """
 
-import argparse
-import functools
-import logging
-
 import numpy as np
 
 import segment_index
@@ -79,22 +75,17 @@ def process_image(image_id, root, sizes, topk):
         common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), result)
 
 
+def output_files(root, image_id):
+    return segments.segment_files(root / OUTPUT_FOLDER, image_id)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
+    parser = common.step_parser(__doc__)
     parser.add_argument("--topk", type=int, default=TOPK, help="segments kept per query (default 10)")
-    common.add_runner_arguments(parser)
     args = parser.parse_args(argv)
-    root = args.root.resolve()
-    sizes = common.load_sizes(root)
-    test_ids = common.list_image_ids(root / "testdata" / "label_refine")
-    segment_index.prepare_index(root, sizes)
-    process = functools.partial(process_image, root=root, sizes=sizes, topk=args.topk)
-    done, skipped = common.run_per_image(
-        process, test_ids, lambda i: segments.segment_files(root / OUTPUT_FOLDER, i),
-        workers=args.workers, shard=args.shard, description="search segments")
-    logging.getLogger("sims").info("retrieved segments in %s: %d images done, %d already there",
-                                   root / OUTPUT_FOLDER, done, skipped)
+    segment_index.prepare_index(args.root.resolve(), common.load_sizes(args.root.resolve()))
+    common.run_step(args, "search segments", "testdata/label_refine", process_image, output_files,
+                    topk=args.topk)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +82,9 @@ def build_index(root, sizes, image_ids, fingerprint):
     """Write the index of the memory bank (into a temporary folder, renamed when complete)."""
     root = Path(root)
     folder = root / INDEX_FOLDER
-    building = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # A unique name, so shards on several machines sharing the root never write into one folder.
+    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     height, width = sizes.shape(1)
     packed_width = (width + 7) // 8
     bank = root / SEGMENT_FOLDER
@@ -125,7 +126,12 @@ def build_index(root, sizes, image_ids, fingerprint):
                     "image_ids": list(map(int, image_ids))}
         (building / "manifest.json").write_text(json.dumps(manifest))
         shutil.rmtree(folder, ignore_errors=True)
-        os.rename(building, folder)
+        try:
+            os.rename(building, folder)
+        except OSError:
+            # Another shard finished the same build first; its index is as good as ours.
+            if (_manifest(folder) or {}).get("fingerprint") != fingerprint:
+                raise
     finally:
         shutil.rmtree(building, ignore_errors=True)
 

@@ -13,6 +13,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import multiprocessing
@@ -520,3 +521,26 @@ def run_per_image(process_image, image_ids, outputs_of, *, workers=1, shard=(1, 
     finally:
         progress.close()
     return len(pending), skipped
+
+
+def step_parser(doc):
+    """Argument parser of a per-image step: --root, --workers, --shard."""
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    add_root_argument(parser)
+    add_runner_arguments(parser)
+    return parser
+
+
+def run_step(args, description, image_folder, process_image, outputs_of, **options):
+    """The main loop of a per-image step: every image of ROOT/image_folder through the runner.
+
+    process_image(image_id, root=, sizes=, **options) writes the outputs that
+    outputs_of(root, image_id) lists.
+    """
+    root = args.root.resolve()
+    sizes = load_sizes(root)
+    image_ids = list_image_ids(root / image_folder)
+    process = functools.partial(process_image, root=root, sizes=sizes, **options)
+    done, skipped = run_per_image(process, image_ids, lambda image_id: outputs_of(root, image_id),
+                                  workers=args.workers, shard=args.shard, description=description)
+    LOG.info("%s: %d images done, %d already there", description, done, skipped)

@@ -8,10 +8,6 @@ Unlike the original, every image is processed (it looped over the last one only)
 slice is written for the background.
 """
 
-import argparse
-import functools
-import logging
-
 import segments
 import sims_common as common
 
@@ -33,20 +29,13 @@ def process_image(image_id, root, sizes):
         })
 
 
+def output_files(root, image_id):
+    return segments.segment_files(root / OUTPUT_FOLDER, image_id)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
-    common.add_runner_arguments(parser)
-    args = parser.parse_args(argv)
-    root = args.root.resolve()
-    sizes = common.load_sizes(root)
-    image_ids = common.list_image_ids(root / LABEL_FOLDER)
-    process = functools.partial(process_image, root=root, sizes=sizes)
-    done, skipped = common.run_per_image(
-        process, image_ids, lambda i: segments.segment_files(root / OUTPUT_FOLDER, i),
-        workers=args.workers, shard=args.shard, description="training segments")
-    logging.getLogger("sims").info("memory bank in %s: %d images done, %d already there",
-                                   root / OUTPUT_FOLDER, done, skipped)
+    args = common.step_parser(__doc__).parse_args(argv)
+    common.run_step(args, "training segments", LABEL_FOLDER, process_image, output_files)
 
 
 if __name__ == "__main__":
