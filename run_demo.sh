@@ -9,11 +9,19 @@ cd "$repo_root"
 
 workers=$(( $(nproc) > 1 ? 2 : 1 ))
 step() { echo "== $*" >&2; "$PYTHON" "$@" --workers "$workers"; }
+network() { echo "== $*" >&2; "$PYTHON" "$@"; }
+# No pretrained models can be downloaded: each network is trained briefly on the demo data first.
+transform_steps=${SIMS_DEMO_TRANSFORM_STEPS:-60}
 
 step data_prep/make_demo_dataset.py "$@"
 step data_prep/train_connect_component_mask.py     # memory bank
 step data_prep/test_connect_component_mask.py      # query segments
 step data_prep/search_segments.py                  # retrieval
+step data_prep/test_generate_transform.py          # transformation inputs
+step data_prep/train_generate_transform.py         # transformation training pairs
+network python_code/transformation.py --train --max-steps "$transform_steps"
+network python_code/transformation.py --test
 
 echo "demo data: $repo_root/traindata and $repo_root/testdata (sizes in $repo_root/dataset.json)"
 echo "retrieved segments: $repo_root/testdata/searched_top10_segments"
+echo "aligned segments: $repo_root/result/transform/transform_512"

@@ -56,6 +56,17 @@ VOID_COLOUR = (0, 0, 0)
 # Back-to-front order of the classes (1-based, the original's order.mat): sky first, traffic light last.
 CITYSCAPES_CLASS_ORDER = (11, 3, 10, 4, 2, 1, 5, 9, 18, 19, 15, 14, 16, 17, 12, 6, 13, 8, 7)
 
+def class_order(root):
+    """Back-to-front class order: the dataset's traindata/order.mat when present, else Cityscapes'."""
+    path = Path(root) / "traindata" / "order.mat"
+    if not path.exists():
+        return CITYSCAPES_CLASS_ORDER
+    order = tuple(int(c) for c in load_mat(path, ["order"])["order"].ravel())
+    if sorted(order) != list(range(1, NUM_CLASSES + 1)):
+        raise DataError(f"{path}: order is not a permutation of the classes 1..{NUM_CLASSES}")
+    return order
+
+
 # 1-based ids used by the original's special rules.
 THIN_CLASSES = (6, 7, 8)  # pole, traffic light, traffic sign
 

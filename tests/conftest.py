@@ -7,6 +7,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 sys.path.insert(0, str(REPO_ROOT / "data_prep"))
+sys.path.insert(0, str(REPO_ROOT / "python_code"))
 
 
 def shared_path(*parts):
@@ -35,3 +36,23 @@ def default_demo_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo_default")
     make_demo_dataset.main(["--root", str(root), "--workers", "2"])
     return root
+
+
+def small_demo_root(path, seed=5, train=12, test=3):
+    """A tiny demo root (base height 32) with its memory bank, query segments and retrieval done."""
+    import make_demo_dataset
+    import search_segments
+    import test_connect_component_mask
+    import train_connect_component_mask
+
+    make_demo_dataset.main(["--root", str(path), "--train", str(train), "--test", str(test),
+                            "--base-height", "32", "--seed", str(seed)])
+    for step in (train_connect_component_mask, test_connect_component_mask, search_segments):
+        step.main(["--root", str(path)])
+    return path
+
+
+@pytest.fixture(scope="session")
+def searched_small_root(tmp_path_factory):
+    """small_demo_root shared by the tests of the later steps; tests copy it before writing into it."""
+    return small_demo_root(tmp_path_factory.mktemp("small_searched"))

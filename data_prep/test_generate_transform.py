@@ -1,0 +1,108 @@
+"""Step 3 (test_generate_transform.m): inputs of the transformation network at test time.
+
+Reads  testdata/original_mask/CC/NAME.mat (library_mask), testdata/searched_top10_segments/CC/NAME.mat,
+       traindata/RGB512Full/ (the retrieved images at level 2)
+Writes testdata/transform/transform_512/NAME.mat. Classes are visited back to front (the dataset's
+       class order); for each query segment j the retrieved segment of highest IoU is used when its
+       shape is not empty and the query's area is above the threshold:
+         proposal (NxHxWx3 uint8: the source training image at level 2 under that shape), mask
+         (NxHxW uint8: the query at level 2), class, proposal_iou, proposal_pole_mask (NxHxW),
+         response_index, original_index (= j, 1-based);
+       the other segments are listed in mask_remained, class_remained, original_index_remained;
+       all_class_flag (Kx2) gives, in visiting order, [1, index into proposal] or [2, index into
+       the remained ones] (1-based).
+"""
+
+import numpy as np
+
+import segments
+import sims_common as common
+
+QUERY_FOLDER = "testdata/original_mask"
+SEARCH_FOLDER = "testdata/searched_top10_segments"
+TRAIN_IMAGE_LIST = "traindata/RGB256Full"  # response_index counts in this sorted list
+TRAIN_IMAGE_FOLDER = "traindata/RGB512Full"
+OUTPUT_FOLDER = "testdata/transform/transform_512"
+
+
+def read_search(path, shape, count):
+    """The search variables of one class, reshaped to K x N (MATLAB drops a trailing N of 1)."""
+    content = common.load_mat(path, ["proposal", "proposal_iou", "proposal_pole_mask", "response_index"])
+    topk = content["proposal_iou"].shape[0] if count else 0
+    try:
+        return (content["proposal"].reshape(shape + (3, topk, count)),
+                content["proposal_iou"].reshape(topk, count),
+                content["proposal_pole_mask"].reshape(shape + (topk, count)),
+                content["response_index"].reshape(topk, count).astype(np.int64))
+    except ValueError:
+        raise common.DataError(f"{path}: its arrays do not hold {count} query segments of "
+                               f"{shape[0]}x{shape[1]} (does it belong to another query file?)") from None
+
+
+def output_file(root, image_id):
+    return [root / OUTPUT_FOLDER / f"{common.image_name(image_id)}.mat"]
+
+
+def process_image(image_id, root, sizes, train_ids, order):
+    level1, level2 = sizes.shape(1), sizes.shape(2)
+    kept = {key: [] for key in ("proposal", "mask", "class", "proposal_iou", "proposal_pole_mask",
+                                "response_index", "original_index")}
+    remained = {key: [] for key in ("mask_remained", "class_remained", "original_index_remained")}
+    all_class_flag = []
+    for class_id in order:
+        (queries,) = segments.read_segment_masks(segments.segment_file(root / QUERY_FOLDER, class_id, image_id),
+                                                 level1, names=("library_mask",))
+        count = queries.shape[2]
+        proposal, iou, pole, response = read_search(segments.segment_file(root / SEARCH_FOLDER, class_id, image_id),
+                                                    level1, count)
+        for j in range(count):
+            query = common.resize_nearest(queries[:, :, j], level2)
+            best = int(np.argmax(iou[:, j])) if iou.shape[0] else 0
+            # The retrieved shape is wherever the retrieved pixels are not black, as the original.
+            shape = common.resize_nearest(proposal[:, :, :, best, j].sum(axis=2) > 0, level2) if iou.shape[0] \
+                else np.zeros(level2, bool)
+            if shape.any() and queries[:, :, j].sum() > sizes.area_threshold:
+                train_id = train_ids[response[best, j] - 1]
+                source = common.read_image(root / TRAIN_IMAGE_FOLDER / f"{common.image_name(train_id)}.png",
+                                           shape=level2)
+                kept["proposal"].append(source * shape[:, :, None])
+                kept["mask"].append(query)
+                kept["class"].append(class_id)
+                kept["proposal_iou"].append(iou[best, j])
+                kept["proposal_pole_mask"].append(common.resize_nearest(pole[:, :, best, j], level2))
+                kept["response_index"].append(response[best, j])
+                kept["original_index"].append(j + 1)
+                all_class_flag.append((1, len(kept["class"])))
+            else:
+                remained["mask_remained"].append(query)
+                remained["class_remained"].append(class_id)
+                remained["original_index_remained"].append(j + 1)
+                all_class_flag.append((2, len(remained["class_remained"])))
+
+    def stack(values, dtype, tail=()):
+        return np.array(values, dtype).reshape((len(values),) + tail)
+
+    common.save_mat(output_file(root, image_id)[0], {
+        "proposal": stack(kept["proposal"], np.uint8, level2 + (3,)),
+        "mask": stack(kept["mask"], np.uint8, level2),
+        "class": stack(kept["class"], np.uint8),
+        "proposal_iou": stack(kept["proposal_iou"], np.float64),
+        "proposal_pole_mask": stack(kept["proposal_pole_mask"], np.uint8, level2),
+        "response_index": stack(kept["response_index"], np.uint32),
+        "original_index": stack(kept["original_index"], np.uint32),
+        "mask_remained": stack(remained["mask_remained"], np.uint8, level2),
+        "class_remained": stack(remained["class_remained"], np.uint32),
+        "original_index_remained": stack(remained["original_index_remained"], np.uint32),
+        "all_class_flag": stack(all_class_flag, np.uint32, (2,)),
+    })
+
+
+def main(argv=None):
+    args = common.step_parser(__doc__).parse_args(argv)
+    root = args.root.resolve()
+    common.run_step(args, "transform test inputs", "testdata/label_refine", process_image, output_file,
+                    train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST), order=common.class_order(root))
+
+
+if __name__ == "__main__":
+    common.run_cli(main)

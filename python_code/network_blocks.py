@@ -1,0 +1,69 @@
+"""The building block the SIMS networks share, in TensorFlow 2.
+
+The original builds every network from slim.conv2d(..., normalizer_fn=slim.layer_norm,
+activation_fn=lrelu): a 3x3 convolution without bias, layer normalisation over H, W and C of
+each sample with a per-channel scale and offset, then max(0.2x, x). slim.repeat stacks n of them
+under one scope, naming them SCOPE/SCOPE_1, SCOPE/SCOPE_2, ... Variables here carry the same
+names (weights, LayerNorm/gamma, LayerNorm/beta) so checkpoints of the original can be mapped.
+"""
+
+import tensorflow as tf
+
+LAYER_NORM_EPSILON = 1e-12  # slim.layer_norm's default
+
+
+def lrelu(x):
+    return tf.maximum(0.2 * x, x)
+
+
+def glorot_uniform(shape):
+    """slim's default initialiser. Drawn with tf.random so tf.random.set_seed makes it reproducible
+    (Keras initialisers follow Keras' own seed instead)."""
+    fan_in, fan_out = shape[0] * shape[1] * shape[2], shape[0] * shape[1] * shape[3]
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return tf.random.uniform(shape, -limit, limit)
+
+
+def layer_norm(x, gamma, beta):
+    """Normalise each sample over all of H, W, C; then a per-channel scale and offset."""
+    mean, variance = tf.nn.moments(x, axes=[1, 2, 3], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma + beta
+
+
+class ConvLayerNorm(tf.Module):
+    """slim.conv2d with layer norm and lrelu: conv (no bias) -> layer norm -> lrelu."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, name=None):
+        super().__init__(name=name)
+        with self.name_scope:
+            self.weights = tf.Variable(glorot_uniform((kernel_size, kernel_size, in_channels, out_channels)),
+                                       name="weights")
+            with tf.name_scope("LayerNorm"):
+                self.gamma = tf.Variable(tf.ones([out_channels]), name="gamma")
+                self.beta = tf.Variable(tf.zeros([out_channels]), name="beta")
+
+    def __call__(self, x):
+        x = tf.nn.conv2d(x, self.weights, strides=1, padding="SAME")
+        return lrelu(layer_norm(x, self.gamma, self.beta))
+
+
+class ConvStack(tf.Module):
+    """slim.repeat(x, count, conv+layer norm+lrelu, channels, [3, 3], scope=name)."""
+
+    def __init__(self, count, in_channels, out_channels, name):
+        super().__init__(name=name)
+        with self.name_scope:
+            self.layers = [ConvLayerNorm(in_channels if i == 0 else out_channels, out_channels, name=f"{name}_{i + 1}")
+                           for i in range(count)]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def pool(x, kind):
+    """3x3 pooling with stride 2 and SAME padding (slim.avg_pool2d / max_pool2d as the original)."""
+    if kind == "avg":
+        return tf.nn.avg_pool2d(x, ksize=3, strides=2, padding="SAME")
+    return tf.nn.max_pool2d(x, ksize=3, strides=2, padding="SAME")

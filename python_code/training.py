@@ -1,0 +1,102 @@
+"""What every network script does around its maths: paths into the data root, checkpoints that
+resume, TensorBoard logs, a progress bar, and one-line errors (shared by transformation.py,
+order.py and the synthesis scripts).
+"""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.core.framework import summary_pb2  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
+import sims_common as common  # noqa: E402
+
+LOG = logging.getLogger("sims")
+
+
+def add_phase_arguments(parser, training_phase):
+    """--train / --test override the script's training_phase; --root, --max-steps, --epochs, --seed."""
+    phase = parser.add_mutually_exclusive_group()
+    phase.add_argument("--train", dest="training_phase", action="store_true", default=training_phase,
+                       help="train (overrides training_phase at the top of the script)")
+    phase.add_argument("--test", dest="training_phase", action="store_false", help="run the test phase")
+    common.add_root_argument(parser)
+    parser.add_argument("--epochs", type=int, help="passes over the training images")
+    parser.add_argument("--max-steps", type=int, help="stop training after this many steps in all")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the training sample order")
+
+
+def total_steps(args, default_epochs, images_per_epoch):
+    if args.max_steps is not None:
+        return args.max_steps
+    return (args.epochs if args.epochs is not None else default_epochs) * images_per_epoch
+
+
+def step_rng(seed, step):
+    """Random generator of one training step: a resumed run draws what an uninterrupted one would."""
+    return np.random.default_rng([seed, step])
+
+
+# tf.summary.scalar lives in the tensorboard package, which TensorFlow no longer installs; the core
+# tf.summary.write with the scalars plugin's metadata writes the same events.
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+
+def log_scalar(name, value, step):
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_SCALAR_METADATA)
+
+
+def epoch_image(image_ids, seed, step):
+    """The training image of a step: each epoch visits every image once, in a shuffled order."""
+    epoch, position = divmod(step, len(image_ids))
+    return image_ids[np.random.default_rng([seed, epoch, 1]).permutation(len(image_ids))[position]]
+
+
+def train(folder, network, optimizer, steps, step_fn, save_every=100, description="training"):
+    """Run step_fn(step) -> {name: value} (or None to skip) until `steps` steps are done in all.
+
+    Checkpoints (network, optimizer, step) go to `folder` every save_every steps and at the end;
+    a run that finds one continues from it. Scalars go to TensorBoard logs in folder/logs.
+    """
+    folder = Path(folder)
+    optimizer.build(network.trainable_variables)  # restoring needs the slots to exist already
+    step = tf.Variable(0, dtype=tf.int64, name="step")
+    checkpoint = tf.train.Checkpoint(network=network, optimizer=optimizer, step=step)
+    manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        LOG.info("%s: resuming from %s (step %d)", description, manager.latest_checkpoint, int(step))
+    writer = tf.summary.create_file_writer(str(folder / "logs"))
+    with writer.as_default(), tqdm(total=steps, initial=min(int(step), steps), desc=description,
+                                   unit="step", file=sys.stderr) as progress:
+        while int(step) < steps:
+            current = int(step)
+            scalars = step_fn(current)
+            step.assign_add(1)
+            if scalars:
+                for name, value in scalars.items():
+                    log_scalar(name, value, current)
+                progress.set_postfix({name: f"{float(value):.3f}" for name, value in scalars.items()})
+            progress.update()
+            if int(step) % save_every == 0 or int(step) == steps:
+                manager.save(checkpoint_number=int(step))
+    return int(step)
+
+
+def restore_for_test(folder, network):
+    """Load the newest checkpoint of a network; one clear error when there is none."""
+    latest = tf.train.latest_checkpoint(str(folder))
+    if latest is None:
+        raise common.DataError(f"{folder}: no checkpoint found; train the network first "
+                               "(training_phase = True at the top of the script, or --train)")
+    tf.train.Checkpoint(network=network).restore(latest).expect_partial()
+    LOG.info("restored %s", latest)
+    return latest

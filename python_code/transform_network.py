@@ -1,0 +1,73 @@
+"""The transformation network: predicts an affine warp that aligns each retrieved segment with
+the query segment it stands for (the original's proposal_transform and its loss).
+
+Input per proposal: its RGB in [0, 1], its target mask and the 20-channel label, 24 channels,
+resized (bilinear, corners aligned) to 1/input_scale of the image. Five conv stacks (2x64, 2x128,
+3x256, 3x512, 3x512), each followed by 3x3 stride-2 pooling (average after the first, max after
+the others), a global average to 512 numbers, and a linear layer to the 6 warp parameters whose
+weights start at zero and whose bias is the identity, so training starts from "no change".
+"""
+
+import tensorflow as tf
+
+from network_blocks import ConvStack, pool
+from spatial_transformer import IDENTITY, affine_warp
+
+
+class TransformNetwork(tf.Module):
+    def __init__(self, input_scale=2):
+        super().__init__(name="transform_network")
+        self.input_scale = input_scale
+        self.stacks = [
+            (ConvStack(2, 24, 64, "g_transform_conv1"), "avg"),
+            (ConvStack(2, 64, 128, "g_transfrom_conv2"), "max"),  # the original's spelling, for its checkpoints
+            (ConvStack(3, 128, 256, "g_transform_conv3"), "max"),
+            (ConvStack(3, 256, 512, "g_transform_conv4"), "max"),
+            (ConvStack(3, 512, 512, "g_transform_conv5"), "max"),
+        ]
+        self.affine_weights = tf.Variable(tf.zeros([512, 6]), name="g_transform_param")
+        self.affine_bias = tf.Variable(tf.constant(IDENTITY), name="g_b_fc1")
+
+    def parameters(self, proposals, masks, label):
+        """Warp parameters [N, 6] of proposals [N,H,W,3] (0..1) with masks [N,H,W,1], label [1,H,W,20]."""
+        count = tf.shape(proposals)[0]
+        x = tf.concat([proposals, masks, tf.tile(label, [count, 1, 1, 1])], axis=3)
+        size = tf.shape(x)[1:3] // self.input_scale
+        x = tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True)
+        for stack, kind in self.stacks:
+            x = pool(stack(x), kind)
+        features = tf.reduce_mean(x, axis=[1, 2])
+        return tf.matmul(features, self.affine_weights) + self.affine_bias
+
+    def __call__(self, proposals, masks, label, round_parameters=False):
+        """(warped proposals, parameters). At test time the original rounds the parameters, so
+        the warp moves whole pixels and never blurs the segment's pixels."""
+        theta = self.parameters(proposals, masks, label)
+        if round_parameters:
+            theta = tf.round(theta)
+        return affine_warp(proposals, theta), theta
+
+
+def composite(warped, masks):
+    """Sum over proposals of each warped proposal inside its target mask: [1, H, W, 3]."""
+    return tf.reduce_sum(warped * masks, axis=0, keepdims=True)
+
+
+def transform_loss(real_image, warped, masks):
+    """Mean absolute error (0..255 scale) between the real image and the composite, over the
+    pixels the target masks cover (their sum, as the original; +1 keeps empty masks finite)."""
+    coverage = tf.reduce_sum(masks, axis=0, keepdims=True)
+    error = tf.reduce_mean(tf.abs(composite(warped, masks) * 255.0 - real_image), axis=3, keepdims=True)
+    return tf.reduce_sum(error * coverage) / (tf.reduce_sum(coverage) + 1.0)
+
+
+def make_train_step(network, optimizer):
+    @tf.function(reduce_retracing=True)
+    def train_step(proposals, masks, label, real_image):
+        with tf.GradientTape() as tape:
+            warped, _ = network(proposals, masks, label)
+            loss = transform_loss(real_image, warped, masks)
+        gradients = tape.gradient(loss, network.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, network.trainable_variables))
+        return loss
+    return train_step

@@ -1,0 +1,127 @@
+"""The spatial transformer of SIMS (transformation.py of the original), in TensorFlow 2.
+
+Training (training_phase = True, or --train): for a random training image and one of its random
+sets, up to NUM_PROPOSALS perturbed segments from traindata/transform/transform_512/SS/NAME.mat
+are warped by the network so that, inside their true masks, they rebuild the real image
+(traindata/RGB512Full, label traindata/label_refine_512). Checkpoints and TensorBoard logs go to
+trainedmodels/transform/; an interrupted run continues from the last checkpoint.
+Test (training_phase = False, or --test): every testdata/transform/transform_512/NAME.mat is
+warped with rounded parameters into result/transform/transform_512/NAME.mat (`transferred`,
+NxHxWx3 uint8). Sizes come from the data root (level 2, the original's 512x1024).
+"""
+
+# ---- configuration (as the original's first screen) -----------------------------------------
+training_phase = False
+NUM_PROPOSALS = 10        # proposals per step, and per forward pass at test time
+LEARNING_RATE = 1e-5      # the original's schedule min(1e-4 * 1.1^(epoch-1), 1e-5) is 1e-5 throughout
+EPOCHS = 100
+SAVE_EVERY = 200          # steps between checkpoints
+LEVEL = 2                 # works on level-2 images ("512"); the network sees them at half size
+TRAIN_PAIRS = "traindata/transform/transform_512"
+TRAIN_IMAGES = "traindata/RGB512Full"
+TRAIN_LABELS = "traindata/label_refine_512"
+TEST_INPUTS = "testdata/transform/transform_512"
+TEST_LABELS = "testdata/label_refine_512"
+MODEL_FOLDER = "trainedmodels/transform"
+RESULT_FOLDER = "result/transform/transform_512"
+
+import argparse  # noqa: E402
+
+import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import sims_common as common  # noqa: E402
+from transform_network import TransformNetwork, make_train_step  # noqa: E402
+
+
+def label_input(path, shape):
+    """The 20-channel one-hot of a colour label, as a [1, H, W, 20] batch."""
+    return common.one_hot_labels(common.read_label(path, shape=shape))[None]
+
+
+def read_proposals(path, shape):
+    """proposal [N,H,W,3] and mask [N,H,W] of a transform file (MATLAB drops a leading N of 1)."""
+    content = common.load_mat(path, ["proposal", "mask"])
+    proposal, mask = content["proposal"], content["mask"]
+    if mask.ndim == 2:
+        proposal, mask = proposal[None], mask[None]
+    if proposal.shape[1:] != shape + (3,) or mask.shape != proposal.shape[:3]:
+        raise common.DataError(f"{path}: proposal {proposal.shape} and mask {mask.shape} do not fit "
+                               f"{shape[0]}x{shape[1]} images")
+    return proposal, mask
+
+
+def train(root, sizes, steps, learning_rate, seed):
+    shape = sizes.shape(LEVEL)
+    image_ids = common.list_image_ids(root / TRAIN_IMAGES)
+    sets = sorted(p.name for p in (root / TRAIN_PAIRS).iterdir() if p.is_dir()) \
+        if (root / TRAIN_PAIRS).is_dir() else []
+    if not sets:
+        raise common.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
+    network = TransformNetwork(input_scale=2)
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    train_step = make_train_step(network, optimizer)
+
+    def step(index):
+        rng = training.step_rng(seed, index)
+        name = common.image_name(training.epoch_image(image_ids, seed, index))
+        proposal, mask = read_proposals(root / TRAIN_PAIRS / sets[rng.integers(len(sets))] / f"{name}.mat", shape)
+        if len(mask) == 0:
+            return None  # an image without a segment above the threshold teaches nothing
+        chosen = rng.permutation(len(mask))[:NUM_PROPOSALS]
+        loss = train_step(tf.constant(proposal[chosen] / 255.0, tf.float32),
+                          tf.constant(mask[chosen, :, :, None], tf.float32),
+                          tf.constant(label_input(root / TRAIN_LABELS / f"{name}.png", shape), tf.float32),
+                          tf.constant(common.read_image(root / TRAIN_IMAGES / f"{name}.png", shape=shape)[None],
+                                      tf.float32))
+        return {"loss": float(loss)}
+
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, SAVE_EVERY, "transformation")
+
+
+def transform_image(network, proposal, mask, label):
+    """Warp all proposals of one image, NUM_PROPOSALS at a time; returns NxHxWx3 uint8."""
+    transferred = np.zeros(proposal.shape, np.uint8)
+    for start in range(0, len(proposal), NUM_PROPOSALS):
+        part = slice(start, start + NUM_PROPOSALS)
+        warped, _ = network(tf.constant(proposal[part] / 255.0, tf.float32),
+                            tf.constant(mask[part, :, :, None], tf.float32), label, round_parameters=True)
+        transferred[part] = np.clip(np.round(warped.numpy() * 255.0), 0, 255).astype(np.uint8)
+    return transferred
+
+
+def test(root, sizes):
+    shape = sizes.shape(LEVEL)
+    network = TransformNetwork(input_scale=2)
+    training.restore_for_test(root / MODEL_FOLDER, network)
+
+    def process(image_id):
+        name = common.image_name(image_id)
+        proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
+        label = tf.constant(label_input(root / TEST_LABELS / f"{name}.png", shape), tf.float32)
+        common.save_mat(root / RESULT_FOLDER / f"{name}.mat",
+                        {"transferred": transform_image(network, proposal, mask, label)})
+
+    common.run_per_image(process, common.list_image_ids(root / TEST_INPUTS, suffix=".mat"),
+                         lambda image_id: [root / RESULT_FOLDER / f"{common.image_name(image_id)}.mat"],
+                         description="transformation test")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    training.add_phase_arguments(parser, training_phase)
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    sizes = common.load_sizes(root)
+    if args.training_phase:
+        tf.random.set_seed(args.seed)  # the initial weights, so a run is reproducible
+        images = len(common.list_image_ids(root / TRAIN_IMAGES))
+        train(root, sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed)
+    else:
+        test(root, sizes)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)
