@@ -12,6 +12,7 @@ step() { echo "== $*" >&2; "$PYTHON" "$@" --workers "$workers"; }
 network() { echo "== $*" >&2; "$PYTHON" "$@"; }
 # No pretrained models can be downloaded: each network is trained briefly on the demo data first.
 transform_steps=${SIMS_DEMO_TRANSFORM_STEPS:-60}
+order_steps=${SIMS_DEMO_ORDER_STEPS:-200}
 
 step data_prep/make_demo_dataset.py "$@"
 step data_prep/train_connect_component_mask.py     # memory bank
@@ -21,7 +22,12 @@ step data_prep/test_generate_transform.py          # transformation inputs
 step data_prep/train_generate_transform.py         # transformation training pairs
 network python_code/transformation.py --train --max-steps "$transform_steps"
 network python_code/transformation.py --test
+step data_prep/train_generate_order.py             # ordering training pairs and the class order
+step data_prep/test_generate_order.py              # ordering inputs
+network python_code/order.py --train --max-steps "$order_steps" --learning-rate 1e-4
+network python_code/order.py --test
 
 echo "demo data: $repo_root/traindata and $repo_root/testdata (sizes in $repo_root/dataset.json)"
 echo "retrieved segments: $repo_root/testdata/searched_top10_segments"
 echo "aligned segments: $repo_root/result/transform/transform_512"
+echo "ordering predictions: $repo_root/result/order/data"

@@ -71,18 +71,24 @@ def class_order(root):
 THIN_CLASSES = (6, 7, 8)  # pole, traffic light, traffic sign
 
 
-def class_order_from_frequency(behind_counts):
+def class_order_from_frequency(behind_counts, fallback_order=CITYSCAPES_CLASS_ORDER):
     """Back-to-front class order (1-based) from F, F[a, b] = times class a was behind class b.
 
-    Classes are sorted by rowsum / (rowsum + colsum), most often behind first.
+    Classes are sorted by rowsum / (rowsum + colsum), most often behind first. A class that no
+    pair mentions (sky has no valid disparity in the demo data) scores by its rank in
+    fallback_order instead, 1 for the first class down to 0 for the last, so it keeps its usual
+    place rather than landing in front of everything.
     """
     counts = np.asarray(behind_counts, dtype=np.float64)
     behind = counts.sum(axis=1)
     in_front = counts.sum(axis=0)
     total = behind + in_front
-    score = np.divide(behind, total, out=np.zeros_like(behind), where=total > 0)
-    # A stable sort keeps ties in class order, so the result is deterministic.
-    return tuple(int(c) + 1 for c in np.argsort(-score, kind="stable"))
+    rank = np.empty(len(counts))
+    rank[np.asarray(fallback_order) - 1] = np.arange(len(fallback_order))
+    prior = 1.0 - rank / (len(fallback_order) - 1)
+    score = np.divide(behind, total, out=prior, where=total > 0)
+    # Ties go by the fallback order, so the result is deterministic.
+    return tuple(int(c) + 1 for c in np.lexsort((rank, -score)))
 
 
 # ---------------------------------------------------------------------------------------------

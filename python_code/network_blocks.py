@@ -67,3 +67,21 @@ def pool(x, kind):
     if kind == "avg":
         return tf.nn.avg_pool2d(x, ksize=3, strides=2, padding="SAME")
     return tf.nn.max_pool2d(x, ksize=3, strides=2, padding="SAME")
+
+
+class PooledTrunk(tf.Module):
+    """The trunk of the transformation and ordering networks: conv stacks 2x64, 2x128, 3x256,
+    3x512, 3x512, each followed by pooling (average after the first, max after the others)."""
+
+    STACKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+
+    def __init__(self, in_channels, scope_names, name=None):
+        super().__init__(name=name)
+        widths = [in_channels] + [width for _, width in self.STACKS]
+        self.stacks = [ConvStack(count, widths[i], width, scope_names[i])
+                       for i, (count, width) in enumerate(self.STACKS)]
+
+    def __call__(self, x):
+        for i, stack in enumerate(self.stacks):
+            x = pool(stack(x), "avg" if i == 0 else "max")
+        return x

@@ -3,6 +3,7 @@ resume, TensorBoard logs, a progress bar, and one-line errors (shared by transfo
 order.py and the synthesis scripts).
 """
 
+import argparse
 import logging
 import os
 import sys
@@ -19,10 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
 import sims_common as common  # noqa: E402
 
 LOG = logging.getLogger("sims")
+logging.getLogger("absl").setLevel(logging.WARNING)  # checkpointing logs timings at INFO
 
 
-def add_phase_arguments(parser, training_phase):
-    """--train / --test override the script's training_phase; --root, --max-steps, --epochs, --seed."""
+def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help):
+    """The command line of a network script: --train / --test override the script's
+    training_phase; --root, --max-steps, --epochs, --seed, --learning-rate. Adds root (resolved)
+    and sizes, and seeds TensorFlow for training so that initial weights are reproducible."""
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--train", dest="training_phase", action="store_true", default=training_phase,
                        help="train (overrides training_phase at the top of the script)")
@@ -30,7 +35,14 @@ def add_phase_arguments(parser, training_phase):
     common.add_root_argument(parser)
     parser.add_argument("--epochs", type=int, help="passes over the training images")
     parser.add_argument("--max-steps", type=int, help="stop training after this many steps in all")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the training sample order")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
+    parser.add_argument("--learning-rate", type=float, default=learning_rate, help=learning_rate_help)
+    args = parser.parse_args(argv)
+    args.root = args.root.resolve()
+    args.sizes = common.load_sizes(args.root)
+    if args.training_phase:
+        tf.random.set_seed(args.seed)
+    return args
 
 
 def total_steps(args, default_epochs, images_per_epoch):
@@ -84,7 +96,7 @@ def train(folder, network, optimizer, steps, step_fn, save_every=100, descriptio
             if scalars:
                 for name, value in scalars.items():
                     log_scalar(name, value, current)
-                progress.set_postfix({name: f"{float(value):.3f}" for name, value in scalars.items()})
+                progress.set_postfix({name: f"{float(value):.4g}" for name, value in scalars.items()})
             progress.update()
             if int(step) % save_every == 0 or int(step) == steps:
                 manager.save(checkpoint_number=int(step))
@@ -100,3 +112,13 @@ def restore_for_test(folder, network):
     tf.train.Checkpoint(network=network).restore(latest).expect_partial()
     LOG.info("restored %s", latest)
     return latest
+
+
+def test_each_file(input_folder, result_folder, result_of, description):
+    """Write result_folder/NAME.mat with the variables result_of(NAME) returns, for every
+    input_folder/NAME.mat; finished results are skipped, so an interrupted test phase resumes."""
+    common.run_per_image(
+        lambda image_id: common.save_mat(result_folder / f"{common.image_name(image_id)}.mat",
+                                         result_of(common.image_name(image_id))),
+        common.list_image_ids(input_folder, suffix=".mat"),
+        lambda image_id: [result_folder / f"{common.image_name(image_id)}.mat"], description=description)

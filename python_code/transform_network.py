@@ -10,7 +10,7 @@ weights start at zero and whose bias is the identity, so training starts from "n
 
 import tensorflow as tf
 
-from network_blocks import ConvStack, pool
+from network_blocks import PooledTrunk
 from spatial_transformer import IDENTITY, affine_warp
 
 
@@ -18,13 +18,9 @@ class TransformNetwork(tf.Module):
     def __init__(self, input_scale=2):
         super().__init__(name="transform_network")
         self.input_scale = input_scale
-        self.stacks = [
-            (ConvStack(2, 24, 64, "g_transform_conv1"), "avg"),
-            (ConvStack(2, 64, 128, "g_transfrom_conv2"), "max"),  # the original's spelling, for its checkpoints
-            (ConvStack(3, 128, 256, "g_transform_conv3"), "max"),
-            (ConvStack(3, 256, 512, "g_transform_conv4"), "max"),
-            (ConvStack(3, 512, 512, "g_transform_conv5"), "max"),
-        ]
+        # "g_transfrom_conv2" is the original's spelling, kept so its checkpoints map
+        self.trunk = PooledTrunk(24, ["g_transform_conv1", "g_transfrom_conv2", "g_transform_conv3",
+                                      "g_transform_conv4", "g_transform_conv5"])
         self.affine_weights = tf.Variable(tf.zeros([512, 6]), name="g_transform_param")
         self.affine_bias = tf.Variable(tf.constant(IDENTITY), name="g_b_fc1")
 
@@ -34,9 +30,7 @@ class TransformNetwork(tf.Module):
         x = tf.concat([proposals, masks, tf.tile(label, [count, 1, 1, 1])], axis=3)
         size = tf.shape(x)[1:3] // self.input_scale
         x = tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True)
-        for stack, kind in self.stacks:
-            x = pool(stack(x), kind)
-        features = tf.reduce_mean(x, axis=[1, 2])
+        features = tf.reduce_mean(self.trunk(x), axis=[1, 2])
         return tf.matmul(features, self.affine_weights) + self.affine_bias
 
     def __call__(self, proposals, masks, label, round_parameters=False):

@@ -25,8 +25,6 @@ TEST_LABELS = "testdata/label_refine_512"
 MODEL_FOLDER = "trainedmodels/transform"
 RESULT_FOLDER = "result/transform/transform_512"
 
-import argparse  # noqa: E402
-
 import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -96,31 +94,21 @@ def test(root, sizes):
     network = TransformNetwork(input_scale=2)
     training.restore_for_test(root / MODEL_FOLDER, network)
 
-    def process(image_id):
-        name = common.image_name(image_id)
+    def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
         label = tf.constant(label_input(root / TEST_LABELS / f"{name}.png", shape), tf.float32)
-        common.save_mat(root / RESULT_FOLDER / f"{name}.mat",
-                        {"transferred": transform_image(network, proposal, mask, label)})
+        return {"transferred": transform_image(network, proposal, mask, label)}
 
-    common.run_per_image(process, common.list_image_ids(root / TEST_INPUTS, suffix=".mat"),
-                         lambda image_id: [root / RESULT_FOLDER / f"{common.image_name(image_id)}.mat"],
-                         description="transformation test")
+    training.test_each_file(root / TEST_INPUTS, root / RESULT_FOLDER, result_of, "transformation test")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    training.add_phase_arguments(parser, training_phase)
-    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
-    args = parser.parse_args(argv)
-    root = args.root.resolve()
-    sizes = common.load_sizes(root)
+    args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate")
     if args.training_phase:
-        tf.random.set_seed(args.seed)  # the initial weights, so a run is reproducible
-        images = len(common.list_image_ids(root / TRAIN_IMAGES))
-        train(root, sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed)
+        images = len(common.list_image_ids(args.root / TRAIN_IMAGES))
+        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed)
     else:
-        test(root, sizes)
+        test(args.root, args.sizes)
 
 
 if __name__ == "__main__":

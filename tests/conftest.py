@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,12 @@ def small_demo_root(path, seed=5, train=12, test=3):
 def searched_small_root(tmp_path_factory):
     """small_demo_root shared by the tests of the later steps; tests copy it before writing into it."""
     return small_demo_root(tmp_path_factory.mktemp("small_searched"))
+
+
+def root_after_steps(source, folder, *steps):
+    """A copy of the data root `source` in `folder` with the given step modules run on it."""
+    root = Path(folder) / "root"
+    shutil.copytree(source, root)
+    for step in steps:
+        step.main(["--root", str(root)])
+    return root

@@ -10,7 +10,7 @@ import sims_common as common
 import test_generate_transform
 import train_generate_transform
 import transformation
-from conftest import error_lines, run_script
+from conftest import error_lines, root_after_steps, run_script
 from network_blocks import layer_norm
 from spatial_transformer import IDENTITY, affine_warp
 from transform_network import TransformNetwork, make_train_step, transform_loss
@@ -158,11 +158,7 @@ def test_perturb_moves_a_segment_by_at_most_its_scale_and_shift():
 
 @pytest.fixture(scope="module")
 def transform_root(searched_small_root, tmp_path_factory):
-    root = tmp_path_factory.mktemp("transform") / "root"
-    shutil.copytree(searched_small_root, root)
-    train_generate_transform.main(["--root", str(root)])
-    test_generate_transform.main(["--root", str(root)])
-    return root
+    return root_after_steps(searched_small_root, tmp_path_factory.mktemp("transform"), train_generate_transform, test_generate_transform)
 
 
 def test_training_pairs_hold_true_cuts_and_their_perturbations(transform_root):

@@ -1,0 +1,121 @@
+"""The ordering network of SIMS (order.py of the original), in TensorFlow 2.
+
+Training (training_phase = True, or --train): each step takes a training image in shuffled order
+and up to BATCH_PAIRS of its pairs from traindata/order/NAME.mat (pair masks and the class in
+front, labelled by depth), with the image's label traindata/label_refine/NAME.png, and minimises
+softmax cross-entropy. Checkpoints and TensorBoard logs go to trainedmodels/order/; an
+interrupted run continues from the last checkpoint.
+Test (training_phase = False, or --test): every testdata/order/NAME.mat gets
+result/order/data/NAME.mat with `prediction` (pairs x 20 logits; argmax = the class in front).
+Sizes come from the data root (level 1, the original's 256x512).
+"""
+
+# ---- configuration (as the original's first screen) -----------------------------------------
+training_phase = False
+BATCH_PAIRS = 10          # pairs per step, and per forward pass at test time
+BASE_LEARNING_RATE = 1e-6  # the original's schedule: min(1e-6 * 1.1^(epoch-1), 1e-5)
+MAX_LEARNING_RATE = 1e-5
+EPOCHS = 100
+SAVE_EVERY = 200          # steps between checkpoints
+LEVEL = 1
+TRAIN_PAIRS = "traindata/order"
+TRAIN_LABELS = "traindata/label_refine"
+TEST_PAIRS = "testdata/order"
+TEST_LABELS = "testdata/label_refine"
+MODEL_FOLDER = "trainedmodels/order"
+RESULT_FOLDER = "result/order/data"
+
+import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import sims_common as common  # noqa: E402
+from order_network import NUM_LOGITS, OrderNetwork, make_train_step  # noqa: E402
+
+
+def read_pairs(path, shape, label_columns):
+    """(pair masks [N,H,W,3] uint8, labels [N, label_columns]) of an order file; MATLAB drops a
+    trailing N of 1."""
+    content = common.load_mat(path, ["semantic_segment_mask", "semantic_segment_label"])
+    masks, labels = content["semantic_segment_mask"], content["semantic_segment_label"]
+    if masks.ndim == 3 and masks.size:
+        masks = masks[..., None]
+    count = labels.size // label_columns
+    if masks.size != count * shape[0] * shape[1] * 3 or labels.size % label_columns:
+        raise common.DataError(f"{path}: semantic_segment_mask {masks.shape} and semantic_segment_label "
+                               f"{labels.shape} do not hold the same pairs of {shape[0]}x{shape[1]} masks")
+    return np.moveaxis(masks.reshape(shape + (3, count)), 3, 0), labels.reshape(count, label_columns)
+
+
+def label_image(path, shape):
+    """The colour label in 0..1, as a [1, H, W, 3] batch."""
+    return common.read_image(path, shape=shape)[None] / 255.0
+
+
+def learning_rate(epoch):
+    """The original's warm-up: 1e-6 growing by 10 % an epoch (1-based) up to 1e-5."""
+    return min(BASE_LEARNING_RATE * 1.1 ** (epoch - 1), MAX_LEARNING_RATE)
+
+
+def train(root, sizes, steps, fixed_learning_rate, seed):
+    shape = sizes.shape(LEVEL)
+    image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
+    if not image_ids:
+        raise common.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
+    network = OrderNetwork()
+    optimizer = tf.keras.optimizers.Adam(learning_rate(1))
+    train_step = make_train_step(network, optimizer)
+
+    def step(index):
+        rng = training.step_rng(seed, index)
+        name = common.image_name(training.epoch_image(image_ids, seed, index))
+        pair_masks, fronts = read_pairs(root / TRAIN_PAIRS / f"{name}.mat", shape, 1)
+        if len(fronts) == 0:
+            return None  # no touching pair with depth on both sides
+        chosen = rng.permutation(len(fronts))[:BATCH_PAIRS]
+        rate = fixed_learning_rate or learning_rate(index // len(image_ids) + 1)
+        optimizer.learning_rate.assign(rate)
+        label = label_image(root / TRAIN_LABELS / f"{name}.png", shape)
+        loss = train_step(tf.constant(pair_masks[chosen] / 255.0, tf.float32),
+                          tf.constant(np.repeat(label, len(chosen), axis=0), tf.float32),
+                          tf.constant(fronts[chosen, 0], tf.int32),
+                          tf.constant(rng.integers(0, 2 ** 31, 2), tf.int32))
+        return {"loss": float(loss), "learning_rate": rate}
+
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, SAVE_EVERY, "order")
+
+
+def predict(network, pair_masks, label):
+    """Logits [N, 20] of an image's pairs, BATCH_PAIRS at a time."""
+    prediction = np.zeros((len(pair_masks), NUM_LOGITS), np.float32)
+    for start in range(0, len(pair_masks), BATCH_PAIRS):
+        part = pair_masks[start:start + BATCH_PAIRS]
+        prediction[start:start + len(part)] = network(
+            tf.constant(part / 255.0, tf.float32), tf.constant(np.repeat(label, len(part), axis=0), tf.float32)).numpy()
+    return prediction
+
+
+def test(root, sizes):
+    shape = sizes.shape(LEVEL)
+    network = OrderNetwork()
+    training.restore_for_test(root / MODEL_FOLDER, network)
+
+    def result_of(name):
+        pair_masks, _ = read_pairs(root / TEST_PAIRS / f"{name}.mat", shape, 4)
+        return {"prediction": predict(network, pair_masks, label_image(root / TEST_LABELS / f"{name}.png", shape))}
+
+    training.test_each_file(root / TEST_PAIRS, root / RESULT_FOLDER, result_of, "order test")
+
+
+def main(argv=None):
+    args = training.parse_arguments(__doc__, training_phase, argv, None,
+                                    "a fixed learning rate instead of the original's warm-up schedule")
+    if args.training_phase:
+        images = len(common.list_image_ids(args.root / TRAIN_PAIRS, suffix=".mat"))
+        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed)
+    else:
+        test(args.root, args.sizes)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)
