@@ -216,6 +216,21 @@ class ClassIndex:
                 for iou, row in zip(best_iou, best_rows)]
 
 
+    def best_in_images(self, query, image_order):
+        """The row of highest positive IoU with the query among the segments of the given training
+        images (1-based positions), ties to the image listed first, then the lower segment; None
+        when none overlaps. This is the original's best-of-random-draws search."""
+        rank = {image: position for position, image in reversed(list(enumerate(image_order)))}
+        rows = np.flatnonzero(np.isin(self.image, list(rank)))
+        query = np.asarray(query, bool)
+        if rows.size == 0 or not query.any():
+            return None
+        intersection = np.bitwise_count(self.masks[rows] & pack(query)).sum(axis=(1, 2), dtype=np.int64)
+        iou = intersection / (query.sum() + self.area[rows] - intersection)
+        order = np.lexsort((self.segment[rows], [rank[image] for image in self.image[rows]], -iou))
+        return int(rows[order[0]]) if iou[order[0]] > 0 else None
+
+
 class SegmentIndex:
     """All classes of a prepared index; each class is opened on first use."""
 

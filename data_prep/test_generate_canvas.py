@@ -1,0 +1,264 @@
+"""Step 8 (test_generate_canvas.m): the canvas the synthesis network paints on, per test layout.
+
+Reads  testdata/label_refine/NAME.png (the layout, level 1), testdata/transform/transform_512/NAME.mat
+       (retrieved segments, level 2), result/transform/transform_512/NAME.mat (`transferred`;
+       when present, unless --no-transform), testdata/order/NAME.mat and result/order/data/NAME.mat
+       (pair rows and ordering predictions; when present, else the class order decides),
+       traindata/Label256Full or Label512Full (labels of the retrieved images, for shadows)
+Writes testdata/synthesis/transform_order_<level>/NAME.mat:
+         proposal  HxWx3 float32 in 0..1, the canvas (black = to be painted)
+         answer    NxHxWx3 uint8, the retrieved segments before transformation
+         label     HxWx3 uint8, the layout revised to the pasted segments
+       and testdata/synthesis/transform_order_<level>_canvas/NAME.jpg, at --level 256|512|1024.
+Segments are visited as test_generate_transform.py listed them (all_class_flag, back to front).
+Each one with a proposal: its label is cleared under the query, the transformed proposal is kept
+only if it overlaps the query more than the untransformed one, pixels where the ordering network
+puts an earlier segment in front are cut out, the label takes the class where the segment lands;
+then the tricks of the original, each with an option to switch it off: shadow removal near
+vehicles of the source image (road, sidewalk), a cleared band around vegetation, inner elision.
+A segment without a proposal keeps its class in the label and is cleared on the canvas. Then
+context fill (void label pixels get back road, sidewalk, wall, fence, vegetation, terrain, sky)
+and outer elision (road, sidewalk and void pixels around objects are cleared below and beside
+them, so the network paints shadows there).
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+
+import canvas as canvas_ops
+import sims_common as common
+
+LEVELS = {"256": 1, "512": 2, "1024": 4}
+CONTEXT_CLASSES = (1, 2, 4, 5, 9, 10, 11)                       # restored where the label went void
+OBJECT_CLASSES = (3, 6, 7, 8, 12, 13, 14, 15, 16, 17, 18, 19)    # get outer elision around them
+GROUND_CLASSES = (1, 2)                                          # road, sidewalk: cleared below objects
+VEHICLE_CLASSES = (14, 15, 16, 17)                               # car, truck, bus, train: cast shadows
+VEGETATION = 9
+SHADOW_BAND = 0.06        # band widths as fractions of the image height
+VEGETATION_BAND = 0.04
+INNER_ELISION_BAND = 0.035
+OUTER_ELISION_BAND = 0.08
+OUTER_BOX_EXTENSION = 0.125
+
+TRANSFORM_INPUTS = "testdata/transform/transform_512"
+TRANSFORM_RESULTS = "result/transform/transform_512"
+ORDER_PAIRS = "testdata/order"
+ORDER_PREDICTIONS = "result/order/data"
+LAYOUT_FOLDER = "testdata/label_refine"
+TRAIN_IMAGE_LIST = "traindata/RGB256Full"
+SOURCE_LABELS = {1: "traindata/Label256Full", 2: "traindata/Label512Full", 4: "traindata/Label512Full"}
+TRICKS = ("shadow_removal", "vegetation_band", "inner_elision", "context_fill", "outer_elision")
+
+LOG = logging.getLogger("sims")
+
+
+@dataclasses.dataclass
+class Segments:
+    """One test image's segments at the canvas size, as test_generate_transform.py wrote them."""
+    answer: np.ndarray            # N x H x W x 3 uint8, retrieved segments (untransformed)
+    transferred: np.ndarray       # N x H x W x 3 uint8, after the transformer (or = answer)
+    query_masks: np.ndarray       # N x H x W bool
+    pole_masks: np.ndarray        # N x H x W bool
+    classes: np.ndarray           # N
+    original_index: np.ndarray    # N, the segment's slice in its class file (1-based)
+    response_index: np.ndarray    # N, the retrieved training image (1-based in the sorted list)
+    remained_masks: np.ndarray    # M x H x W bool, segments without a proposal
+    remained_classes: np.ndarray  # M
+    all_class_flag: np.ndarray    # K x 2, [1, proposal] or [2, remained], in visiting order
+
+
+def output_files(root, image_id, level_name):
+    name = common.image_name(image_id)
+    folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
+    return [folder / f"{name}.mat", folder.with_name(folder.name + "_canvas") / f"{name}.jpg"]
+
+
+def _resize_stack(stack, shape):
+    """Nearest resize of N x h x w (x 3) arrays (level-2 inputs to another level)."""
+    if stack.shape[1:3] == tuple(shape):
+        return stack
+    return np.array([common.resize_nearest(item, shape) for item in stack], stack.dtype).reshape(
+        (len(stack),) + tuple(shape) + stack.shape[3:])
+
+
+def read_segments(root, image_id, sizes, shape, use_transform):
+    """The image's Segments, resized from level 2 (where the transformer works) to `shape`."""
+    name = common.image_name(image_id)
+    path = root / TRANSFORM_INPUTS / f"{name}.mat"
+    level2 = sizes.shape(2)
+    names = ["proposal", "mask", "class", "proposal_pole_mask", "response_index", "original_index",
+             "mask_remained", "class_remained", "all_class_flag"]
+    data = common.load_mat(path, names)
+    count = data["class"].size
+    remained = data["class_remained"].size
+    try:
+        answer = data["proposal"].reshape((count,) + level2 + (3,))
+        query = data["mask"].reshape((count,) + level2) > 0
+        pole = data["proposal_pole_mask"].reshape((count,) + level2) > 0
+        remained_masks = data["mask_remained"].reshape((remained,) + level2) > 0
+    except ValueError:
+        raise common.DataError(f"{path}: its arrays do not hold {count} + {remained} segments of "
+                               f"{level2[0]}x{level2[1]}") from None
+    transferred = answer
+    result = root / TRANSFORM_RESULTS / f"{name}.mat"
+    if use_transform and result.exists():
+        transferred = common.load_mat(result, ["transferred"])["transferred"]
+        if transferred.size != answer.size:
+            raise common.DataError(f"{result}: transferred does not match the {count} proposals of {path}")
+        transferred = transferred.reshape(answer.shape)
+    return Segments(
+        answer=_resize_stack(answer, shape), transferred=_resize_stack(transferred, shape),
+        query_masks=_resize_stack(query, shape), pole_masks=_resize_stack(pole, shape),
+        classes=data["class"].ravel().astype(int), original_index=data["original_index"].ravel().astype(int),
+        response_index=data["response_index"].ravel().astype(int),
+        remained_masks=_resize_stack(remained_masks, shape),
+        remained_classes=data["class_remained"].ravel().astype(int),
+        all_class_flag=data["all_class_flag"].reshape(-1, 2).astype(int))
+
+
+def read_order(root, image_id):
+    """{(j, k, c1, c2): predicted front class} of an image, or {} without predictions."""
+    name = common.image_name(image_id)
+    prediction_path = root / ORDER_PREDICTIONS / f"{name}.mat"
+    if not prediction_path.exists():
+        return {}
+    rows = common.load_mat(root / ORDER_PAIRS / f"{name}.mat", ["semantic_segment_label"])["semantic_segment_label"]
+    prediction = common.load_mat(prediction_path, ["prediction"])["prediction"]
+    rows = rows.reshape(-1, 4).astype(int)
+    prediction = prediction.reshape(len(rows), -1) if prediction.size else np.zeros((len(rows), 20))
+    if len(prediction) != len(rows):
+        raise common.DataError(f"{prediction_path}: {len(prediction)} predictions for {len(rows)} pairs")
+    return {tuple(row): int(np.argmax(scores)) for row, scores in zip(rows, prediction)}
+
+
+def cut_by_order(landing, fill_region, original_index, class_id, front_of):
+    """Pixels of `landing` to give up: those of earlier segments the ordering network puts in front."""
+    covered = landing & (fill_region[:, :, 1] > 0)
+    cut = np.zeros_like(landing)
+    for earlier_index, earlier_class in {tuple(p) for p in fill_region[covered]}:
+        # a pair is listed once, [j, k, c1, c2] with c1 first in the class order of its run
+        front = front_of.get((earlier_index, original_index, earlier_class, class_id),
+                             front_of.get((original_index, earlier_index, class_id, earlier_class)))
+        if front == earlier_class:
+            cut |= covered & (fill_region[:, :, 0] == earlier_index) & (fill_region[:, :, 1] == earlier_class)
+    return cut
+
+
+def outer_elision(canvas, label_index, shape):
+    """Clear road, sidewalk and void pixels in a band around each object, beside and below it."""
+    height, width = shape
+    context = np.isin(label_index, [c - 1 for c in GROUND_CLASSES]) | (label_index == common.VOID_INDEX)
+    clear = np.zeros(shape, bool)
+    band = canvas_ops.band_width(OUTER_ELISION_BAND, height)
+    for class_id in OBJECT_CLASSES:
+        components, count = common.connected_components(label_index == class_id - 1)
+        for component_id in range(1, count + 1):
+            component = components == component_id
+            rows, cols = np.nonzero(component)
+            extend_rows = (rows.max() - rows.min() + 1) * OUTER_BOX_EXTENSION
+            extend_cols = (cols.max() - cols.min() + 1) * OUTER_BOX_EXTENSION
+            box = np.zeros(shape, bool)
+            box[rows.min():min(int(np.floor(rows.max() + extend_rows + 0.5)), height - 1) + 1,
+                max(int(np.floor(cols.min() - extend_cols + 0.5)), 0):
+                min(int(np.floor(cols.max() + extend_cols + 0.5)), width - 1) + 1] = True
+            clear |= box & canvas_ops.boundary_band(component, band)
+    canvas[clear & context] = 0
+    return canvas
+
+
+def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=TRICKS):
+    """(canvas HxWx3 float in 0..1, revised label index HxW) of one test image.
+
+    layout_index: the query layout's class indices at the canvas size; front_of: read_order();
+    source_label(response_index) -> class indices of a retrieved training image at this size.
+    """
+    shape = layout_index.shape
+    height = shape[0]
+    label = layout_index.copy()
+    canvas = np.zeros(shape + (3,), np.float64)
+    fill_region = np.zeros(shape + (2,), np.int64)   # (original_index, class) that filled each pixel
+    for kind, number in segments.all_class_flag:
+        j = number - 1
+        if kind == 2:
+            class_id = segments.remained_classes[j]
+            label[segments.remained_masks[j]] = class_id - 1
+            canvas[segments.remained_masks[j]] = 0
+            continue
+        class_id, query = segments.classes[j], segments.query_masks[j]
+        label[query | segments.pole_masks[j]] = common.VOID_INDEX
+        piece, landing = segments.transferred[j], canvas_ops.content_mask(segments.transferred[j])
+        untransformed = canvas_ops.content_mask(segments.answer[j])
+        if (landing & query).sum() <= (untransformed & query).sum():
+            piece, landing = segments.answer[j], untransformed  # the transformer made the fit worse
+        landing = landing & ~cut_by_order(landing, fill_region, segments.original_index[j], class_id, front_of)
+        piece = piece / 255.0 * landing[:, :, None]
+        label[landing] = class_id - 1
+        fill_region[landing] = (segments.original_index[j], class_id)
+
+        if "shadow_removal" in tricks and class_id in GROUND_CLASSES:
+            vehicles = np.isin(source_label(segments.response_index[j]), [c - 1 for c in VEHICLE_CLASSES])
+            shadow = canvas_ops.boundary_band(vehicles, canvas_ops.band_width(SHADOW_BAND, height))
+            piece[shadow & landing] = 0
+        if "vegetation_band" in tricks and class_id == VEGETATION:
+            band = canvas_ops.boundary_band(canvas_ops.content_mask(piece),
+                                            canvas_ops.band_width(VEGETATION_BAND, height))
+            piece[band] = 0
+        if "inner_elision" in tricks:
+            piece = canvas_ops.elide(piece, canvas_ops.band_width(INNER_ELISION_BAND, height), rng, inside_only=True)
+        canvas = canvas_ops.paste(canvas, piece, region=landing)
+
+    if "context_fill" in tricks:
+        void = label == common.VOID_INDEX
+        for class_id in CONTEXT_CLASSES:
+            label[void & (layout_index == class_id - 1)] = class_id - 1
+    if "outer_elision" in tricks:
+        canvas = outer_elision(canvas, label, shape)
+    return canvas, label
+
+
+def process_image(image_id, root, sizes, level_name, use_transform, tricks, seed, train_ids):
+    level = LEVELS[level_name]
+    shape = sizes.shape(level)
+    name = common.image_name(image_id)
+    layout = common.resize_nearest(common.read_label(root / LAYOUT_FOLDER / f"{name}.png", shape=sizes.shape(1)),
+                                   shape)
+    segments = read_segments(root, image_id, sizes, shape, use_transform)
+
+    def source_label(response_index):
+        path = root / SOURCE_LABELS[level] / f"{common.image_name(train_ids[response_index - 1])}.png"
+        return common.resize_nearest(common.read_label(path), shape)
+
+    canvas, label = compose_canvas(layout, segments, read_order(root, image_id), source_label,
+                                   common.image_rng(seed, image_id), tricks)
+    mat_path, jpg_path = output_files(root, image_id, level_name)
+    common.write_image(jpg_path, np.round(canvas * 255).astype(np.uint8))
+    common.save_mat(mat_path, {"proposal": canvas.astype(np.float32), "answer": segments.answer,
+                               "label": common.index_to_label(label)})
+
+
+def main(argv=None):
+    parser = common.step_parser(__doc__)
+    parser.add_argument("--level", choices=sorted(LEVELS, key=int), default="512",
+                        help="canvas size: the original's 256, 512 (default) or 1024")
+    parser.add_argument("--no-transform", dest="use_transform", action="store_false",
+                        help="use the retrieved segments untransformed")
+    for trick in TRICKS:
+        parser.add_argument(f"--no-{trick.replace('_', '-')}", dest=trick, action="store_false")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the elision draws")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    tricks = tuple(trick for trick in TRICKS if getattr(args, trick))
+    transformed = len(list((root / TRANSFORM_RESULTS).glob("*.mat"))) if args.use_transform else 0
+    ordered = len(list((root / ORDER_PREDICTIONS).glob("*.mat")))
+    LOG.info("canvas %s: %d images have transformation results, %d ordering predictions; tricks: %s",
+             args.level, transformed, ordered, ", ".join(tricks) or "none")
+    common.run_step(args, f"canvas {args.level}", LAYOUT_FOLDER, process_image,
+                    lambda root_, image_id: output_files(root_, image_id, args.level),
+                    level_name=args.level, use_transform=args.use_transform, tricks=tricks, seed=args.seed,
+                    train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST))
+
+
+if __name__ == "__main__":
+    common.run_cli(main)

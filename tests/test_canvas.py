@@ -1,0 +1,264 @@
+"""Canvases: colour transfer, elision, the test canvas rules on constructed scenes, both steps' files."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import canvas as canvas_ops
+import colour_transfer
+import resize_transform
+import sims_common as common
+import test_generate_canvas
+import test_generate_order
+import test_generate_transform
+import train_generate_order
+import train_generate_synthesis
+from conftest import root_after_steps
+
+SHAPE = (64, 128)
+ROAD, SIDEWALK, BUILDING, CAR, SKY = 1, 2, 3, 14, 11
+
+
+# --- colour transfer ----------------------------------------------------------------------------
+
+def test_colour_transfer_gives_the_targets_mean_and_covariance():
+    rng = np.random.default_rng(0)
+    source = rng.multivariate_normal([0.3, 0.5, 0.2], [[0.02, 0.01, 0], [0.01, 0.03, 0.005], [0, 0.005, 0.01]], 5000)
+    target = rng.multivariate_normal([0.6, 0.2, 0.4], [[0.01, -0.004, 0], [-0.004, 0.02, 0], [0, 0, 0.04]], 4000)
+    moved = colour_transfer.transfer_pixels(source, target)
+    np.testing.assert_allclose(moved.mean(axis=0), target.mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(np.cov(moved, rowvar=False), np.cov(target, rowvar=False), atol=2e-4)
+
+
+def test_colour_transfer_is_the_identity_when_source_and_target_match():
+    pixels = np.random.default_rng(1).random((500, 3))
+    np.testing.assert_allclose(colour_transfer.transfer_pixels(pixels, pixels), pixels, atol=1e-4)
+
+
+@pytest.mark.parametrize("source, target", [
+    (np.full((40, 3), 0.5), np.random.default_rng(2).random((40, 3))),   # flat source
+    (np.random.default_rng(3).random((40, 3)), np.full((40, 3), 0.2)),   # flat target
+    (np.array([[0.1, 0.2, 0.3]]), np.array([[0.9, 0.8, 0.7], [0.1, 0.1, 0.1]])),  # a pixel or two
+])
+def test_colour_transfer_of_degenerate_input_is_finite(source, target):
+    moved = colour_transfer.transfer_pixels(source, target)
+    assert np.isfinite(moved).all()
+    np.testing.assert_allclose(moved.mean(axis=0), target.mean(axis=0), atol=1e-3)
+    image = colour_transfer.transfer_image(source.reshape(1, -1, 3), target.reshape(1, -1, 3))
+    assert np.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
+
+
+# --- elision ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("inside_only", [True, False])
+def test_elision_whitens_about_half_of_the_boundary_band_and_nothing_else(inside_only):
+    piece = np.zeros(SHAPE + (3,))
+    piece[20:50, 30:90] = (0.2, 0.4, 0.6)
+    present = canvas_ops.content_mask(piece)
+    band = canvas_ops.boundary_band(present, 4)
+    if inside_only:
+        band &= present
+    elided = canvas_ops.elide(piece, 4, np.random.default_rng(4), inside_only)
+    white = np.all(elided == 1.0, axis=2)
+    assert not (white & ~band).any()
+    assert white.sum() == int(band.sum() * 0.5)
+    np.testing.assert_array_equal(elided[~white], piece[~white])
+
+
+# --- the test canvas on constructed scenes -------------------------------------------------------
+
+def _block(top, bottom, left, right):
+    mask = np.zeros(SHAPE, bool)
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def _scene(road_shape=None, car_shape=None, transferred_car=None):
+    """Sky over a road with a car on it; both road and car have a retrieved proposal."""
+    layout = np.full(SHAPE, SKY - 1, np.uint8)
+    road, car = _block(32, 64, 0, 128), _block(24, 44, 50, 80)
+    layout[road] = ROAD - 1
+    layout[car] = CAR - 1
+    road_shape = road & ~car if road_shape is None else road_shape
+    car_shape = car if car_shape is None else car_shape
+    answer = np.zeros((2,) + SHAPE + (3,), np.uint8)
+    answer[0][road_shape] = (90, 90, 90)
+    answer[1][car_shape] = (200, 20, 20)
+    transferred = answer.copy()
+    if transferred_car is not None:
+        transferred[1] = 0
+        transferred[1][transferred_car] = (20, 200, 20)
+    segments = test_generate_canvas.Segments(
+        answer=answer, transferred=transferred, query_masks=np.array([road & ~car, car]),
+        pole_masks=np.zeros((2,) + SHAPE, bool), classes=np.array([ROAD, CAR]), original_index=np.array([1, 1]),
+        response_index=np.array([1, 2]), remained_masks=np.zeros((0,) + SHAPE, bool),
+        remained_classes=np.zeros(0, int), all_class_flag=np.array([[1, 1], [1, 2]]))
+    return layout, segments, road, car
+
+
+def _compose(layout, segments, front_of=None, tricks=()):
+    return test_generate_canvas.compose_canvas(layout, segments, front_of or {}, lambda _: np.zeros(SHAPE, np.uint8),
+                                               np.random.default_rng(5), tricks)
+
+
+def test_the_ordering_prediction_decides_who_stays_on_top_in_the_overlap():
+    big_car = _block(20, 50, 45, 85)          # the retrieved car spills over the road
+    layout, segments, road, car = _scene(car_shape=big_car)
+    overlap = big_car & road & ~car
+    car_on_top, _ = _compose(layout, segments, {(1, 1, ROAD, CAR): CAR})
+    road_on_top, label = _compose(layout, segments, {(1, 1, ROAD, CAR): ROAD})
+    assert np.allclose(car_on_top[overlap], (200 / 255, 20 / 255, 20 / 255))
+    assert np.allclose(road_on_top[overlap], (90 / 255, 90 / 255, 90 / 255))
+    assert np.all(label[overlap] == ROAD - 1)
+    no_prediction, _ = _compose(layout, segments, {})   # the class order: the later class wins
+    np.testing.assert_array_equal(no_prediction, car_on_top)
+
+
+def test_a_transformed_proposal_that_fits_the_query_worse_is_rejected():
+    layout, segments, _, car = _scene(transferred_car=_block(24, 44, 90, 120))   # moved off the query
+    canvas, _ = _compose(layout, segments)
+    assert np.allclose(canvas[car], (200 / 255, 20 / 255, 20 / 255))            # the untransformed one
+    layout, segments, _, car = _scene(car_shape=_block(24, 44, 60, 90), transferred_car=car)
+    canvas, _ = _compose(layout, segments)
+    assert np.allclose(canvas[car], (20 / 255, 200 / 255, 20 / 255))            # the transformed one
+
+
+def test_context_fill_restores_road_where_the_pasted_segments_left_the_label_void():
+    partial_road = _block(48, 64, 0, 128)
+    layout, segments, road, car = _scene(road_shape=partial_road, car_shape=_block(30, 44, 50, 80))
+    uncovered_road = road & ~car & ~partial_road
+    removed_car = car & ~_block(30, 44, 50, 80)
+    _, label = _compose(layout, segments)
+    assert np.all(label[uncovered_road] == common.VOID_INDEX)
+    _, label = _compose(layout, segments, tricks=("context_fill",))
+    assert np.all(label[uncovered_road] == ROAD - 1)
+    assert np.all(label[removed_car] == common.VOID_INDEX)   # car is not a context class
+
+
+def test_outer_elision_clears_road_below_and_beside_an_object_and_nothing_above():
+    label = np.full(SHAPE, ROAD - 1, np.uint8)
+    car = _block(24, 44, 50, 80)
+    label[car] = CAR - 1
+    canvas = test_generate_canvas.outer_elision(np.full(SHAPE + (3,), 0.5), label, SHAPE)
+    cleared = np.all(canvas == 0, axis=2)
+    assert cleared[44:, 50:80].any() and cleared[24:44, :50].any()
+    assert not cleared[:24].any() and not cleared[car].any()
+
+
+def test_a_segment_without_a_proposal_is_cleared_and_keeps_its_class():
+    layout, segments, road, car = _scene()
+    building = _block(0, 20, 0, 40)
+    segments.remained_masks, segments.remained_classes = building[None], np.array([BUILDING])
+    segments.all_class_flag = np.array([[1, 1], [2, 1], [1, 2]])
+    segments.answer[0][building] = 77   # a proposal painted there first is cleared by the later segment
+    segments.transferred[0][building] = 77
+    canvas, label = _compose(layout, segments)
+    assert np.all(canvas[building] == 0) and np.all(label[building] == BUILDING - 1)
+
+
+def test_shadow_removal_clears_road_pixels_near_the_source_images_vehicles():
+    layout, segments, road, car = _scene()
+    source_label = np.full(SHAPE, ROAD - 1, np.uint8)
+    source_label[40:56, 10:30] = CAR - 1   # a car stood here in the retrieved road image
+    near = road & ~car & canvas_ops.boundary_band(source_label == CAR - 1, canvas_ops.band_width(0.06, 64))
+    with_trick, _ = test_generate_canvas.compose_canvas(layout, segments, {}, lambda _: source_label,
+                                                        np.random.default_rng(0), ("shadow_removal",))
+    without, _ = test_generate_canvas.compose_canvas(layout, segments, {}, lambda _: source_label,
+                                                     np.random.default_rng(0), ())
+    cleared = np.all(with_trick == 0, axis=2)
+    assert np.all(cleared[near]) and not np.any(cleared[road & ~car & ~near])
+    assert not np.any(np.all(without[road & ~car] == 0, axis=1))
+
+
+def test_the_vegetation_band_is_cleared():
+    layout, segments, _, car = _scene()
+    segments.classes = np.array([ROAD, 9])
+    canvas, _ = _compose(layout, segments, tricks=("vegetation_band",))
+    band = canvas_ops.boundary_band(car, canvas_ops.band_width(0.04, 64))
+    assert np.all(canvas[band & car] == 0) and np.all(canvas[car & ~band] > 0)
+
+
+# --- the steps' files ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def canvas_root(searched_small_root, tmp_path_factory):
+    root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("canvas"), train_generate_order,
+                            test_generate_transform, test_generate_order)
+    for level in ("512", "256"):
+        test_generate_canvas.main(["--root", str(root), "--level", level])
+    train_generate_synthesis.main(["--root", str(root), "--sets", "2"])
+    return root
+
+
+@pytest.mark.parametrize("level_name, level", [("512", 2), ("256", 1)])
+def test_test_canvas_files_hold_the_original_variables(canvas_root, level_name, level):
+    sizes = common.load_sizes(canvas_root)
+    shape = sizes.shape(level)
+    for image_id in common.list_image_ids(canvas_root / "testdata" / "label_refine"):
+        mat_path, jpg_path = test_generate_canvas.output_files(canvas_root, image_id, level_name)
+        content = common.load_mat(mat_path, ["proposal", "answer", "label"])
+        proposal, label = content["proposal"], content["label"]
+        count = common.load_mat(test_generate_transform.output_file(canvas_root, image_id)[0], ["class"])["class"].size
+        assert proposal.dtype == np.float32 and proposal.shape == shape + (3,)
+        assert proposal.min() >= 0 and proposal.max() <= 1 and (proposal > 0).any()
+        assert content["answer"].dtype == np.uint8 and content["answer"].size == count * shape[0] * shape[1] * 3
+        assert label.dtype == np.uint8 and label.shape == shape + (3,)
+        assert common.label_to_index(label)[1] == 0   # only palette colours and black
+        assert common.read_image(jpg_path).shape == shape + (3,)
+
+
+def _training_canvas_pixels(root):
+    """(pixels equal to the image's own, other painted pixels) over all training canvases; white
+    elision pixels left out. Checks the files' variables and the revised labels on the way."""
+    shape = common.load_sizes(root).shape(2)
+    own_pixels = other_pixels = 0
+    for image_id in common.list_image_ids(root / "traindata" / "RGB256Full"):
+        name = common.image_name(image_id)
+        image = common.read_image(root / "traindata" / "RGB512Full" / f"{name}.png")
+        layout = common.resize_nearest(common.read_label(root / "traindata" / "label_refine" / f"{name}.png"), shape)
+        for set_number in (1, 2):
+            mat_path, label_path = train_generate_synthesis.set_files(root, image_id, "512", set_number)
+            content = common.load_mat(mat_path, ["proposal", "mask"])
+            proposal, coverage = content["proposal"], content["mask"]
+            assert proposal.dtype == coverage.dtype == np.uint8 and proposal.shape == shape + (3,)
+            assert coverage.shape == shape and coverage.max() >= 1
+            painted = (proposal.sum(axis=2) > 0) & ~np.all(proposal == 255, axis=2)
+            equal = np.all(np.abs(proposal.astype(int) - image) <= 1, axis=2)
+            own_pixels += (painted & equal).sum()
+            other_pixels += (painted & ~equal).sum()
+            revised = common.read_label(label_path)
+            assert np.all((revised == layout) | (revised == common.VOID_INDEX))
+            assert (revised == common.VOID_INDEX).sum() >= (layout == common.VOID_INDEX).sum()
+    return own_pixels, other_pixels
+
+
+def test_training_canvases_take_the_images_own_pixels(canvas_root, tmp_path):
+    own_pixels, recoloured = _training_canvas_pixels(canvas_root)
+    assert own_pixels > 1000 and recoloured > 0   # some pieces took the retrieved image's colours
+    plain = root_after_steps(canvas_root, tmp_path)
+    shutil.rmtree(plain / "traindata" / "synthesis")
+    train_generate_synthesis.main(["--root", str(plain), "--sets", "2", "--colour-transfer-chance", "0"])
+    own_pixels, recoloured = _training_canvas_pixels(plain)
+    assert own_pixels > 1000 and recoloured == 0
+
+
+def test_a_rerun_gives_identical_canvases(canvas_root, tmp_path):
+    again = root_after_steps(canvas_root, tmp_path)
+    for path in (again / "testdata" / "synthesis" / "transform_order_512").glob("*.mat"):
+        path.unlink()
+    test_generate_canvas.main(["--root", str(again)])
+    for path in sorted((canvas_root / "testdata" / "synthesis" / "transform_order_512").glob("*.mat")):
+        first = common.load_mat(path, ["proposal"])["proposal"]
+        second = common.load_mat(again / path.relative_to(canvas_root), ["proposal"])["proposal"]
+        np.testing.assert_array_equal(first, second)
+
+
+def test_resize_transform_writes_level_2_labels(searched_small_root, tmp_path):
+    root = root_after_steps(searched_small_root, tmp_path)
+    shutil.rmtree(root / "traindata" / "label_refine_512")
+    resize_transform.main(["--root", str(root)])
+    sizes = common.load_sizes(root)
+    for path in sorted((root / "traindata" / "label_refine").glob("*.png")):
+        resized = common.read_label(root / "traindata" / "label_refine_512" / path.name, shape=sizes.shape(2))
+        np.testing.assert_array_equal(resized, common.resize_nearest(common.read_label(path), sizes.shape(2)))
