@@ -13,6 +13,7 @@ network() { echo "== $*" >&2; "$PYTHON" "$@"; }
 # No pretrained models can be downloaded: each network is trained briefly on the demo data first.
 transform_steps=${SIMS_DEMO_TRANSFORM_STEPS:-60}
 order_steps=${SIMS_DEMO_ORDER_STEPS:-60}
+synthesis_steps=${SIMS_DEMO_SYNTHESIS_STEPS:-60}
 
 step data_prep/make_demo_dataset.py "$@"
 step data_prep/train_connect_component_mask.py     # memory bank
@@ -30,9 +31,14 @@ for level in 256 512; do
   step data_prep/train_generate_synthesis.py --level "$level"   # synthesis training canvases
   step data_prep/test_generate_canvas.py --level "$level"       # 5: test canvases
 done
+network python_code/synthesis_256_512.py --train --max-steps "$synthesis_steps"
+network python_code/synthesis_512_1024.py --train --max-steps "$synthesis_steps"   # starts from level 256
+network python_code/synthesis_256_512.py --test
+network python_code/synthesis_512_1024.py --test   # 6
 
 echo "demo data: $repo_root/traindata and $repo_root/testdata (sizes in $repo_root/dataset.json)"
 echo "retrieved segments: $repo_root/testdata/searched_top10_segments"
 echo "aligned segments: $repo_root/result/transform/transform_512"
 echo "ordering predictions: $repo_root/result/order/data"
 echo "canvases: $repo_root/testdata/synthesis/transform_order_512_canvas"
+echo "synthesized images: $repo_root/result/synthesis/transform_order_512"

