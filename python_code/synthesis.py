@@ -36,6 +36,7 @@ class Config:
     learning_rate: float
     epochs: int
     save_every: int
+    parametric: bool = False   # the CRN baseline: empty canvases, the layout alone
 
     @property
     def name(self):
@@ -54,8 +55,12 @@ class Config:
         return {1: "traindata/Label256Full", 2: "traindata/Label512Full", 4: "traindata/Label512Full"}[self.level]
 
     @property
+    def kind(self):
+        return "synthesis_parametric" if self.parametric else "synthesis"
+
+    @property
     def model_folder(self):
-        return f"trainedmodels/synthesis/synthesis_{self.name}"
+        return f"trainedmodels/{self.kind}/synthesis_{self.name}"
 
     @property
     def test_folder(self):
@@ -63,7 +68,12 @@ class Config:
 
     @property
     def result_folder(self):
-        return f"result/synthesis/transform_order_{self.name}"
+        return f"result/{self.kind}/transform_order_{self.name}"
+
+    @property
+    def test_layout_folder(self):
+        """The test layouts the parametric baseline paints from (it has no canvases)."""
+        return "testdata/label_refine" if self.level == 1 else "testdata/label_refine_512"
 
 
 def network_inputs(canvas, label_index):
@@ -132,6 +142,8 @@ def train(root, sizes, config, steps, learning_rate, seed):
         revised = common.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png", shape=shape)
         clean = common.read_label(root / config.clean_label_folder / f"{name}.png")
         clean = common.resize_nearest(clean, shape) if clean.shape != shape else clean
+        if config.parametric:  # CRN: the clean layout and nothing pasted
+            canvas, revised = np.zeros_like(canvas), clean
         label, canvas_input, canvas_mask = network_inputs(canvas / 255.0, revised)
         real = common.read_image(root / config.image_folder / f"{name}.png", shape=shape)[None].astype(np.float32)
         terms, generated = train_step(label, canvas_input, canvas_mask, tf.constant(real),
@@ -165,8 +177,11 @@ def test(root, sizes, config):
         if canvas.shape != shape + (3,) or label.shape != shape + (3,):
             raise common.DataError(f"{folder / name}.mat: proposal {canvas.shape} and label {label.shape} "
                                    f"are not {shape[0]}x{shape[1]}x3")
-        common.write_image(root / config.result_folder / f"{name}.png",
-                           synthesize(network, canvas, common.label_to_index(label)[0]))
+        label_index = common.label_to_index(label)[0]
+        if config.parametric:
+            canvas = np.zeros_like(canvas)
+            label_index = common.resize_nearest(common.read_label(root / config.test_layout_folder / f"{name}.png"), shape)
+        common.write_image(root / config.result_folder / f"{name}.png", synthesize(network, canvas, label_index))
 
     common.run_per_image(process, common.list_image_ids(folder, suffix=".mat"),
                          lambda image_id: [root / config.result_folder / f"{common.image_name(image_id)}.png"],
@@ -175,7 +190,14 @@ def test(root, sizes, config):
 
 def main(config, training_phase, doc, argv=None):
     """The command line of a synthesis script."""
-    args = training.parse_arguments(doc, training_phase, argv, config.learning_rate, "Adam's learning rate")
+    def parametric_option(parser):
+        parser.add_argument("--parametric", action="store_true",
+                            help="the parametric baseline (CRN): empty canvases, trained and tested on the layout "
+                                 "alone, in trainedmodels/synthesis_parametric/ and result/synthesis_parametric/")
+
+    args = training.parse_arguments(doc, training_phase, argv, config.learning_rate, "Adam's learning rate",
+                                    parametric_option)
+    config = dataclasses.replace(config, parametric=args.parametric)
     if args.training_phase:
         images = len(common.list_image_ids(args.root / config.image_folder))
         train(args.root, args.sizes, config, training.total_steps(args, config.epochs, images),

@@ -23,7 +23,7 @@ LOG = logging.getLogger("sims")
 logging.getLogger("absl").setLevel(logging.WARNING)  # checkpointing logs timings at INFO
 
 
-def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help):
+def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help, add_arguments=None):
     """The command line of a network script: --train / --test override the script's
     training_phase; --root, --max-steps, --epochs, --seed, --learning-rate. Adds root (resolved)
     and sizes, and seeds TensorFlow for training so that initial weights are reproducible."""
@@ -37,6 +37,8 @@ def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help
     parser.add_argument("--max-steps", type=int, help="stop training after this many steps in all")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
     parser.add_argument("--learning-rate", type=float, default=learning_rate, help=learning_rate_help)
+    if add_arguments:
+        add_arguments(parser)
     args = parser.parse_args(argv)
     args.root = args.root.resolve()
     args.sizes = common.load_sizes(args.root)

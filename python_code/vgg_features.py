@@ -111,29 +111,30 @@ def load_vgg16_lpips(path, size=LPIPS_VGG16_SIZE, sha256=LPIPS_VGG16_SHA256):
 
 
 class VggFeatures(tf.Module):
-    """The ReLU outputs of a VGG up to conv5_2, with 2x2 average pooling between blocks (as the
-    original's loss network); frozen constants, not trainable."""
+    """ReLU outputs of a VGG, frozen. The loss network (the original's) pools by 2x2 averages
+    between blocks and returns LOSS_LAYERS; LPIPS uses max pooling and the last layer of each block."""
 
-    def __init__(self, weights, blocks, preprocess, kind):
+    def __init__(self, weights, blocks, preprocess, kind, outputs=LOSS_LAYERS, pooling="avg"):
         super().__init__(name="vgg")
-        self.kind = kind
+        self.kind, self.outputs, self.pooling = kind, tuple(outputs), pooling
         self.blocks = [[(name, tf.constant(weights[name][0]), tf.constant(weights[name][1])) for name in block]
                        for block in blocks]
         self.preprocess = preprocess
 
     def __call__(self, images):
-        """{layer: features} of RGB images in 0..255 [N, H, W, 3], for LOSS_LAYERS."""
+        """{layer: features} of RGB images in 0..255 [N, H, W, 3], for the requested layers."""
         x = self.preprocess(images)
         features = {}
         for index, block in enumerate(self.blocks):
             if index:
-                x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
+                x = (tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d)(x, ksize=2, strides=2,
+                                                                                      padding="SAME")
             for name, kernel, bias in block:
                 x = tf.nn.relu(tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias)
-                if name in LOSS_LAYERS:
+                if name in self.outputs:
                     features[name] = x
-                if name == "conv5_2":
-                    return features
+                    if len(features) == len(self.outputs):
+                        return features
         return features
 
 

