@@ -14,6 +14,7 @@ root=${SIMS_DEMO_ROOT:-$repo_root}
 workers=$(( $(nproc) > 1 ? 2 : 1 ))
 step() { echo "== $*" >&2; "$PYTHON" "$@" --root "$root" --workers "$workers"; }
 network() { echo "== $*" >&2; "$PYTHON" "$@" --root "$root"; }
+train() { network "$@" --train --save-every 10; }   # frequent checkpoints: an interrupted run loses little
 transform_steps=${SIMS_DEMO_TRANSFORM_STEPS:-40}
 order_steps=${SIMS_DEMO_ORDER_STEPS:-40}
 synthesis_steps=${SIMS_DEMO_SYNTHESIS_STEPS:-40}
@@ -28,11 +29,11 @@ step data_prep/train_generate_order.py
 # 1-2: transformation
 step data_prep/test_generate_transform.py
 step data_prep/train_generate_transform.py
-network python_code/transformation.py --train --max-steps "$transform_steps"
+train python_code/transformation.py --max-steps "$transform_steps"
 network python_code/transformation.py --test
 # 3: ordering
 step data_prep/test_generate_order.py
-network python_code/order.py --train --max-steps "$order_steps" --learning-rate 1e-4
+train python_code/order.py --max-steps "$order_steps" --learning-rate 1e-4
 network python_code/order.py --test
 # 5: canvases (and the synthesis training canvases) at the two demo levels
 for level in 256 512; do
@@ -41,8 +42,8 @@ for level in 256 512; do
 done
 # 6: synthesis, coarse to fine, then the parametric baseline (empty canvases) the same way
 for variant in "" --parametric; do
-  network python_code/synthesis_256_512.py --train --max-steps "$synthesis_steps" $variant
-  network python_code/synthesis_512_1024.py --train --max-steps "$synthesis_steps" $variant
+  train python_code/synthesis_256_512.py --max-steps "$synthesis_steps" $variant
+  train python_code/synthesis_512_1024.py --max-steps "$synthesis_steps" $variant
   network python_code/synthesis_512_1024.py --test $variant
 done
 network python_code/evaluate.py   # the table, then the contact sheets

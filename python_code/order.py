@@ -57,7 +57,7 @@ def learning_rate(epoch):
     return min(BASE_LEARNING_RATE * 1.1 ** (epoch - 1), MAX_LEARNING_RATE)
 
 
-def train(root, sizes, steps, fixed_learning_rate, seed):
+def train(root, sizes, steps, fixed_learning_rate, seed, save_every):
     shape = sizes.shape(LEVEL)
     image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
@@ -82,7 +82,7 @@ def train(root, sizes, steps, fixed_learning_rate, seed):
                           tf.constant(rng.integers(0, 2 ** 31, 2), tf.int32))
         return {"loss": float(loss), "learning_rate": rate}
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, SAVE_EVERY, "order")
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, save_every, "order")
 
 
 def predict(network, pair_masks, label):
@@ -109,10 +109,11 @@ def test(root, sizes):
 
 def main(argv=None):
     args = training.parse_arguments(__doc__, training_phase, argv, None,
-                                    "a fixed learning rate instead of the original's warm-up schedule")
+                                    "a fixed learning rate instead of the original's warm-up schedule", SAVE_EVERY)
     if args.training_phase:
         images = len(common.list_image_ids(args.root / TRAIN_PAIRS, suffix=".mat"))
-        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed)
+        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed,
+              args.save_every)
     else:
         test(args.root, args.sizes)
 

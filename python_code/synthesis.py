@@ -196,8 +196,8 @@ def main(config, training_phase, doc, argv=None):
                                  "alone, in trainedmodels/synthesis_parametric/ and result/synthesis_parametric/")
 
     args = training.parse_arguments(doc, training_phase, argv, config.learning_rate, "Adam's learning rate",
-                                    parametric_option)
-    config = dataclasses.replace(config, parametric=args.parametric)
+                                    config.save_every, parametric_option)
+    config = dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every)
     if args.training_phase:
         images = len(common.list_image_ids(args.root / config.image_folder))
         train(args.root, args.sizes, config, training.total_steps(args, config.epochs, images),

@@ -23,9 +23,10 @@ LOG = logging.getLogger("sims")
 logging.getLogger("absl").setLevel(logging.WARNING)  # checkpointing logs timings at INFO
 
 
-def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help, add_arguments=None):
+def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help, save_every,
+                    add_arguments=None):
     """The command line of a network script: --train / --test override the script's
-    training_phase; --root, --max-steps, --epochs, --seed, --learning-rate. Adds root (resolved)
+    training_phase; --root, --max-steps, --epochs, --seed, --learning-rate, --save-every. Adds root (resolved)
     and sizes, and seeds TensorFlow for training so that initial weights are reproducible."""
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     phase = parser.add_mutually_exclusive_group()
@@ -37,6 +38,8 @@ def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help
     parser.add_argument("--max-steps", type=int, help="stop training after this many steps in all")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
     parser.add_argument("--learning-rate", type=float, default=learning_rate, help=learning_rate_help)
+    parser.add_argument("--save-every", type=int, default=save_every,
+                        help=f"steps between checkpoints (default {save_every})")
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)

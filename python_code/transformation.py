@@ -50,7 +50,7 @@ def read_proposals(path, shape):
     return proposal, mask
 
 
-def train(root, sizes, steps, learning_rate, seed):
+def train(root, sizes, steps, learning_rate, seed, save_every):
     shape = sizes.shape(LEVEL)
     image_ids = common.list_image_ids(root / TRAIN_IMAGES)
     sets = sorted(p.name for p in (root / TRAIN_PAIRS).iterdir() if p.is_dir()) \
@@ -75,7 +75,7 @@ def train(root, sizes, steps, learning_rate, seed):
                                       tf.float32))
         return {"loss": float(loss)}
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, SAVE_EVERY, "transformation")
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, save_every, "transformation")
 
 
 def transform_image(network, proposal, mask, label):
@@ -103,10 +103,12 @@ def test(root, sizes):
 
 
 def main(argv=None):
-    args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate")
+    args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate",
+                                    SAVE_EVERY)
     if args.training_phase:
         images = len(common.list_image_ids(args.root / TRAIN_IMAGES))
-        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed)
+        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed,
+              args.save_every)
     else:
         test(args.root, args.sizes)
 
