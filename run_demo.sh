@@ -35,14 +35,17 @@ network python_code/transformation.py --test
 step data_prep/test_generate_order.py
 train python_code/order.py --max-steps "$order_steps" --learning-rate 1e-4
 network python_code/order.py --test
-# 5: canvases (and the synthesis training canvases) at the two demo levels
+# 5: canvases (and the synthesis training canvases) at the two demo levels; level 256 pastes
+# segments cut from its own images (step 1 at that level)
+step data_prep/test_generate_transform.py --level 256
 for level in 256 512; do
   step data_prep/train_generate_synthesis.py --level "$level"
   step data_prep/test_generate_canvas.py --level "$level"
 done
-# 6: synthesis, coarse to fine, then the parametric baseline (empty canvases) the same way
+# 6: synthesis, coarse to fine, then the parametric baseline (empty canvases) the same way; the
+# level-256 warm-up (1e-6 growing 10 % an epoch) would not move in a short run, so both levels use 1e-4
 for variant in "" --parametric; do
-  train python_code/synthesis_256_512.py --max-steps "$synthesis_steps" $variant
+  train python_code/synthesis_256_512.py --max-steps "$synthesis_steps" --learning-rate 1e-4 $variant
   train python_code/synthesis_512_1024.py --max-steps "$synthesis_steps" $variant
   network python_code/synthesis_512_1024.py --test $variant
 done

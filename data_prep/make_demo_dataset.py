@@ -9,7 +9,7 @@ occlusion, disparity and sizes all come from one camera model.
 
 Writes, under --root (ids %08d: training 1.., test 100001..):
   traindata/RGB256Full RGB512Full RGB1024Full   images at levels 1, 2, 4
-  traindata/Label256Full Label512Full           colour labels at levels 1, 2
+  traindata/Label256Full Label512Full Label1024Full  clean colour labels at levels 1, 2, 4
   traindata/label_refine label_refine_512       colour labels at levels 1, 2
   traindata/disparity                           uint16 PNG at level 1, p = 256*d + 1, 0 = invalid
   testdata/label_refine label_refine_512        test layouts

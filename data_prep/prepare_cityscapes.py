@@ -5,7 +5,7 @@ Not a step of the original (its authors shipped prepared downloads that are gone
   CITYSCAPES/gtFine/{train,val}/CITY/NAME_gtFine_labelIds.png
   CITYSCAPES/disparity/{train,val}/CITY/NAME_disparity.png   (optional)
 and writes under --root, with ids %08d (train 1.. and val 100001.., each in sorted name order):
-  traindata/RGB256Full RGB512Full RGB1024Full Label256Full Label512Full label_refine
+  traindata/RGB256Full RGB512Full RGB1024Full Label256Full Label512Full Label1024Full label_refine
             label_refine_512 disparity
   testdata/label_refine label_refine_512 RGB256Full RGB512Full
   cityscapes_ids.csv (id, split, city, name), dataset.json (base_height)

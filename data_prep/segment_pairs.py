@@ -62,14 +62,15 @@ def boundary_disparities(first, second, disparity):
     return disparity[valid & first], disparity[valid & second]
 
 
-def front_class(first, second, first_class, second_class, disparity):
+def front_class(first, second, first_class, second_class, disparity, planar_rule=True):
     """The class in front (larger disparity is closer; ties go to the later class), or None when
-    either side has no valid disparity. An object always stands in front of a planar class."""
+    either side has no valid disparity. With planar_rule an object always stands in front of a
+    planar class, whatever the depth says."""
     first_values, second_values = boundary_disparities(first, second, disparity)
     if first_values.size == 0 or second_values.size == 0:
         return None
     front = second_class if np.median(first_values) <= np.median(second_values) else first_class
     for planar, standing in ((first_class, second_class), (second_class, first_class)):
-        if planar in PLANAR_CLASSES and standing in OBJECT_CLASSES:
+        if planar_rule and planar in PLANAR_CLASSES and standing in OBJECT_CLASSES:
             front = standing
     return front

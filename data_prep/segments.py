@@ -18,11 +18,12 @@ import sims_common as common
 THIN_INDICES = [class_id - 1 for class_id in common.THIN_CLASSES]
 
 
-def class_segments(index, class_id):
-    """(library_mask, library_mask_pole), both HxWxN uint8, of a 1-based class in an index map."""
+def class_segments(index, class_id, thin_merge=True):
+    """(library_mask, library_mask_pole), both HxWxN uint8, of a 1-based class in an index map.
+    thin_merge=False leaves thin structures out (the original marks the merge optional)."""
     index = np.asarray(index)
     own = index == class_id - 1
-    if class_id in common.THIN_CLASSES:
+    if class_id in common.THIN_CLASSES or not thin_merge:
         thin = np.zeros_like(own)
     else:
         thin = np.isin(index, THIN_INDICES)
@@ -44,6 +45,11 @@ def class_segments(index, class_id):
         own_box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
         library_mask_pole[box][own_box + (slot,)] = component[own_box]
     return library_mask, library_mask_pole
+
+
+def add_thin_merge_argument(parser):
+    parser.add_argument("--no-thin-merge", dest="thin_merge", action="store_false",
+                        help="do not join pole, traffic light and sign pixels to other classes' segments")
 
 
 def segment_pixels(rgb, library_mask):

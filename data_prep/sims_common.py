@@ -227,7 +227,7 @@ def write_dataset_json(root, sizes, **details):
 # demo generator and the Cityscapes import, and read by the steps.
 TRAIN_IMAGE_FOLDERS = {
     "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"), "RGB1024Full": (4, "rgb"),
-    "Label256Full": (1, "label"), "Label512Full": (2, "label"),
+    "Label256Full": (1, "label"), "Label512Full": (2, "label"), "Label1024Full": (4, "label"),
     "label_refine": (1, "label"), "label_refine_512": (2, "label"),
     "disparity": (1, "disparity"),
 }
@@ -236,6 +236,24 @@ TEST_IMAGE_FOLDERS = {  # the RGB folders hold ground truth, for evaluation only
     "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"),
 }
 FIRST_TEST_ID = 100001
+
+# The original's resolution names, as the steps' --level options and folder names spell them.
+LEVELS = {"256": 1, "512": 2, "1024": 4}
+
+
+def add_level_argument(parser, names=tuple(LEVELS)):
+    parser.add_argument("--level", choices=names, default="512",
+                        help=f"image size: the original's {', '.join(names)} (default 512)")
+
+
+def image_folder_at(level):
+    """The RGB folder of a level, in traindata/ (training images) or testdata/ (ground truth)."""
+    return {1: "RGB256Full", 2: "RGB512Full", 4: "RGB1024Full"}[level]
+
+
+def clean_label_folder_at(level):
+    """The clean (hole-free) training labels of a level."""
+    return {1: "Label256Full", 2: "Label512Full", 4: "Label1024Full"}[level]
 
 
 def image_name(image_id):

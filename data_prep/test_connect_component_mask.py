@@ -13,11 +13,11 @@ LABEL_FOLDER = "testdata/label_refine"
 OUTPUT_FOLDER = "testdata/original_mask"
 
 
-def process_image(image_id, root, sizes):
+def process_image(image_id, root, sizes, thin_merge=True):
     name = common.image_name(image_id) + ".png"
     index = common.read_label(root / LABEL_FOLDER / name, shape=sizes.shape(1))
     for class_id in range(1, common.NUM_CLASSES + 1):
-        library_mask, library_mask_pole = segments.class_segments(index, class_id)
+        library_mask, library_mask_pole = segments.class_segments(index, class_id, thin_merge)
         common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id),
                         {"library_mask": library_mask, "library_mask_pole": library_mask_pole})
 
@@ -27,8 +27,10 @@ def output_files(root, image_id):
 
 
 def main(argv=None):
-    args = common.step_parser(__doc__).parse_args(argv)
-    common.run_step(args, "test segments", LABEL_FOLDER, process_image, output_files)
+    parser = common.step_parser(__doc__)
+    segments.add_thin_merge_argument(parser)
+    args = parser.parse_args(argv)
+    common.run_step(args, "test segments", LABEL_FOLDER, process_image, output_files, thin_merge=args.thin_merge)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Step 8 (test_generate_canvas.m): the canvas the synthesis network paints on, per test layout.
 
-Reads  testdata/label_refine/NAME.png (the layout, level 1), testdata/transform/transform_512/NAME.mat
-       (retrieved segments, level 2), result/transform/transform_512/NAME.mat (`transferred`;
-       when present, unless --no-transform), testdata/order/NAME.mat and result/order/data/NAME.mat
-       (pair rows and ordering predictions; when present, else the class order decides),
-       traindata/Label256Full or Label512Full (labels of the retrieved images, for shadows)
+Reads  testdata/label_refine/NAME.png (the layout, level 1), testdata/transform/transform_<level>/NAME.mat
+       (retrieved segments cut from the level's own images: test_generate_transform.py --level),
+       result/transform/transform_512/NAME.mat (`transferred`, resized to the level; when present,
+       at 256 and 512 unless --no-transform, at 1024 only with --transform), testdata/order/NAME.mat
+       and result/order/data/NAME.mat (pair rows and ordering predictions; when present, else the
+       class order decides), traindata/Label256Full|512Full|1024Full (labels of the retrieved
+       images, for shadows)
 Writes testdata/synthesis/transform_order_<level>/NAME.mat:
          proposal  HxWx3 float32 in 0..1, the canvas (black = to be painted)
          answer    NxHxWx3 uint8, the retrieved segments before transformation
@@ -30,25 +32,29 @@ import numpy as np
 import canvas as canvas_ops
 import sims_common as common
 
-LEVELS = {"256": 1, "512": 2, "1024": 4}
 CONTEXT_CLASSES = (1, 2, 4, 5, 9, 10, 11)                       # restored where the label went void
 OBJECT_CLASSES = (3, 6, 7, 8, 12, 13, 14, 15, 16, 17, 18, 19)    # get outer elision around them
 GROUND_CLASSES = (1, 2)                                          # road, sidewalk: cleared below objects
 VEHICLE_CLASSES = (14, 15, 16, 17)                               # car, truck, bus, train: cast shadows
 VEGETATION = 9
-SHADOW_BAND = 0.06        # band widths as fractions of the image height
-VEGETATION_BAND = 0.04
-INNER_ELISION_BAND = 0.035
-OUTER_ELISION_BAND = 0.08
 OUTER_BOX_EXTENSION = 0.125
+# Per level: band widths as fractions of the image height (shadow removal, vegetation band, inner
+# and outer elision) and whether transformed segments are pasted. 256 and 512 follow
+# test_generate_canvas.m; 1024 follows its tmpbackup/ variant, which fixed the bands at 31, 21 and
+# 41 pixels of a 1024-pixel height, an inner band of 0.025 and pasted the segments untransformed.
+BANDS_512 = {"shadow": 0.06, "vegetation": 0.04, "inner": 0.035, "outer": 0.08}
+LEVEL_SETTINGS = {
+    "256": {"bands": BANDS_512, "transform": True},
+    "512": {"bands": BANDS_512, "transform": True},
+    "1024": {"bands": {"shadow": 31 / 1024, "vegetation": 21 / 1024, "inner": 0.025, "outer": 41 / 1024},
+             "transform": False},
+}
 
-TRANSFORM_INPUTS = "testdata/transform/transform_512"
-TRANSFORM_RESULTS = "result/transform/transform_512"
+TRANSFORM_RESULTS = "result/transform/transform_512"   # the transformer works at level 2 only
 ORDER_PAIRS = "testdata/order"
 ORDER_PREDICTIONS = "result/order/data"
 LAYOUT_FOLDER = "testdata/label_refine"
 TRAIN_IMAGE_LIST = "traindata/RGB256Full"
-SOURCE_LABELS = {1: "traindata/Label256Full", 2: "traindata/Label512Full", 4: "traindata/Label512Full"}
 TRICKS = ("shadow_removal", "vegetation_band", "inner_elision", "context_fill", "outer_elision")
 
 LOG = logging.getLogger("sims")
@@ -76,44 +82,43 @@ def output_files(root, image_id, level_name):
 
 
 def _resize_stack(stack, shape):
-    """Nearest resize of N x h x w (x 3) arrays (level-2 inputs to another level)."""
+    """Nearest resize of N x h x w x 3 arrays (level-2 transformer results to another level)."""
     if stack.shape[1:3] == tuple(shape):
         return stack
     return np.array([common.resize_nearest(item, shape) for item in stack], stack.dtype).reshape(
         (len(stack),) + tuple(shape) + stack.shape[3:])
 
 
-def read_segments(root, image_id, sizes, shape, use_transform):
-    """The image's Segments, resized from level 2 (where the transformer works) to `shape`."""
+def read_segments(root, image_id, sizes, level_name, use_transform):
+    """The image's Segments at the level; the transformed ones (level 2) resized to it."""
     name = common.image_name(image_id)
-    path = root / TRANSFORM_INPUTS / f"{name}.mat"
-    level2 = sizes.shape(2)
+    path = root / "testdata" / "transform" / f"transform_{level_name}" / f"{name}.mat"
+    level_shape = sizes.shape(common.LEVELS[level_name])
     names = ["proposal", "mask", "class", "proposal_pole_mask", "response_index", "original_index",
              "mask_remained", "class_remained", "all_class_flag"]
     data = common.load_mat(path, names)
     count = data["class"].size
     remained = data["class_remained"].size
     try:
-        answer = data["proposal"].reshape((count,) + level2 + (3,))
-        query = data["mask"].reshape((count,) + level2) > 0
-        pole = data["proposal_pole_mask"].reshape((count,) + level2) > 0
-        remained_masks = data["mask_remained"].reshape((remained,) + level2) > 0
+        answer = data["proposal"].reshape((count,) + level_shape + (3,))
+        query = data["mask"].reshape((count,) + level_shape) > 0
+        pole = data["proposal_pole_mask"].reshape((count,) + level_shape) > 0
+        remained_masks = data["mask_remained"].reshape((remained,) + level_shape) > 0
     except ValueError:
         raise common.DataError(f"{path}: its arrays do not hold {count} + {remained} segments of "
-                               f"{level2[0]}x{level2[1]}") from None
+                               f"{level_shape[0]}x{level_shape[1]}") from None
     transferred = answer
     result = root / TRANSFORM_RESULTS / f"{name}.mat"
     if use_transform and result.exists():
         transferred = common.load_mat(result, ["transferred"])["transferred"]
-        if transferred.size != answer.size:
+        if transferred.size != count * sizes.shape(2)[0] * sizes.shape(2)[1] * 3:
             raise common.DataError(f"{result}: transferred does not match the {count} proposals of {path}")
-        transferred = transferred.reshape(answer.shape)
+        transferred = _resize_stack(transferred.reshape((count,) + sizes.shape(2) + (3,)), level_shape)
     return Segments(
-        answer=_resize_stack(answer, shape), transferred=_resize_stack(transferred, shape),
-        query_masks=_resize_stack(query, shape), pole_masks=_resize_stack(pole, shape),
+        answer=answer, transferred=transferred, query_masks=query, pole_masks=pole,
         classes=data["class"].ravel().astype(int), original_index=data["original_index"].ravel().astype(int),
         response_index=data["response_index"].ravel().astype(int),
-        remained_masks=_resize_stack(remained_masks, shape),
+        remained_masks=remained_masks,
         remained_classes=data["class_remained"].ravel().astype(int),
         all_class_flag=data["all_class_flag"].reshape(-1, 2).astype(int))
 
@@ -127,31 +132,42 @@ def read_order(root, image_id):
     rows = common.load_mat(root / ORDER_PAIRS / f"{name}.mat", ["semantic_segment_label"])["semantic_segment_label"]
     prediction = common.load_mat(prediction_path, ["prediction"])["prediction"]
     rows = rows.reshape(-1, 4).astype(int)
-    prediction = prediction.reshape(len(rows), -1) if prediction.size else np.zeros((len(rows), 20))
-    if len(prediction) != len(rows):
-        raise common.DataError(f"{prediction_path}: {len(prediction)} predictions for {len(rows)} pairs")
+    if prediction.size != len(rows) * 20:
+        raise common.DataError(f"{prediction_path}: prediction {prediction.shape} does not hold 20 scores for "
+                               f"each of the {len(rows)} pairs of {root / ORDER_PAIRS / name}.mat")
+    prediction = prediction.reshape(len(rows), 20)
     return {tuple(row): int(np.argmax(scores)) for row, scores in zip(rows, prediction)}
 
 
-def cut_by_order(landing, fill_region, original_index, class_id, front_of):
-    """Pixels of `landing` to give up: those of earlier segments the ordering network puts in front."""
+def cut_by_order(landing, fill_region, original_index, class_id, front_of, release_position=None):
+    """Pixels of `landing` to give up: those of earlier segments the ordering network puts in front.
+
+    release_position (the segment's 1-based position among the image's proposals) reproduces the
+    released test_generate_canvas.m instead: it looks the pair up by that position, in one order
+    only, and when the earlier segment is in front it cuts the overlap of the *other* earlier
+    segments (so with one overlapping segment nothing is cut)."""
     covered = landing & (fill_region[:, :, 1] > 0)
     cut = np.zeros_like(landing)
     for earlier_index, earlier_class in {tuple(p) for p in fill_region[covered]}:
+        earlier = covered & (fill_region[:, :, 0] == earlier_index) & (fill_region[:, :, 1] == earlier_class)
+        if release_position is not None:
+            if front_of.get((earlier_index, release_position, earlier_class, class_id)) == earlier_class:
+                cut |= covered & ~earlier
+            continue
         # a pair is listed once, [j, k, c1, c2] with c1 first in the class order of its run
         front = front_of.get((earlier_index, original_index, earlier_class, class_id),
                              front_of.get((original_index, earlier_index, class_id, earlier_class)))
         if front == earlier_class:
-            cut |= covered & (fill_region[:, :, 0] == earlier_index) & (fill_region[:, :, 1] == earlier_class)
+            cut |= earlier
     return cut
 
 
-def outer_elision(canvas, label_index, shape):
+def outer_elision(canvas, label_index, shape, band_fraction=BANDS_512["outer"]):
     """Clear road, sidewalk and void pixels in a band around each object, beside and below it."""
     height, width = shape
     context = np.isin(label_index, [c - 1 for c in GROUND_CLASSES]) | (label_index == common.VOID_INDEX)
     clear = np.zeros(shape, bool)
-    band = canvas_ops.band_width(OUTER_ELISION_BAND, height)
+    band = canvas_ops.band_width(band_fraction, height)
     for class_id in OBJECT_CLASSES:
         components, count = common.connected_components(label_index == class_id - 1)
         for component_id in range(1, count + 1):
@@ -168,11 +184,13 @@ def outer_elision(canvas, label_index, shape):
     return canvas
 
 
-def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=TRICKS):
+def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=TRICKS, bands=BANDS_512,
+                   original_ordering_cut=False):
     """(canvas HxWx3 float in 0..1, revised label index HxW) of one test image.
 
     layout_index: the query layout's class indices at the canvas size; front_of: read_order();
-    source_label(response_index) -> class indices of a retrieved training image at this size.
+    source_label(response_index) -> class indices of a retrieved training image at this size;
+    bands: LEVEL_SETTINGS' band fractions; original_ordering_cut: cut_by_order as released.
     """
     shape = layout_index.shape
     height = shape[0]
@@ -192,21 +210,22 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
         untransformed = canvas_ops.content_mask(segments.answer[j])
         if (landing & query).sum() <= (untransformed & query).sum():
             piece, landing = segments.answer[j], untransformed  # the transformer made the fit worse
-        landing = landing & ~cut_by_order(landing, fill_region, segments.original_index[j], class_id, front_of)
+        landing = landing & ~cut_by_order(landing, fill_region, segments.original_index[j], class_id, front_of,
+                                          number if original_ordering_cut else None)
         piece = piece / 255.0 * landing[:, :, None]
         label[landing] = class_id - 1
         fill_region[landing] = (segments.original_index[j], class_id)
 
         if "shadow_removal" in tricks and class_id in GROUND_CLASSES:
             vehicles = np.isin(source_label(segments.response_index[j]), [c - 1 for c in VEHICLE_CLASSES])
-            shadow = canvas_ops.boundary_band(vehicles, canvas_ops.band_width(SHADOW_BAND, height))
+            shadow = canvas_ops.boundary_band(vehicles, canvas_ops.band_width(bands["shadow"], height))
             piece[shadow & landing] = 0
         if "vegetation_band" in tricks and class_id == VEGETATION:
             band = canvas_ops.boundary_band(canvas_ops.content_mask(piece),
-                                            canvas_ops.band_width(VEGETATION_BAND, height))
+                                            canvas_ops.band_width(bands["vegetation"], height))
             piece[band] = 0
         if "inner_elision" in tricks:
-            piece = canvas_ops.elide(piece, canvas_ops.band_width(INNER_ELISION_BAND, height), rng, inside_only=True)
+            piece = canvas_ops.elide(piece, canvas_ops.band_width(bands["inner"], height), rng, inside_only=True)
         canvas = canvas_ops.paste(canvas, piece, region=landing)
 
     if "context_fill" in tricks:
@@ -214,24 +233,25 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
         for class_id in CONTEXT_CLASSES:
             label[void & (layout_index == class_id - 1)] = class_id - 1
     if "outer_elision" in tricks:
-        canvas = outer_elision(canvas, label, shape)
+        canvas = outer_elision(canvas, label, shape, bands["outer"])
     return canvas, label
 
 
-def process_image(image_id, root, sizes, level_name, use_transform, tricks, seed, train_ids):
-    level = LEVELS[level_name]
+def process_image(image_id, root, sizes, level_name, use_transform, tricks, original_ordering_cut, seed, train_ids):
+    level = common.LEVELS[level_name]
     shape = sizes.shape(level)
     name = common.image_name(image_id)
     layout = common.resize_nearest(common.read_label(root / LAYOUT_FOLDER / f"{name}.png", shape=sizes.shape(1)),
                                    shape)
-    segments = read_segments(root, image_id, sizes, shape, use_transform)
+    segments = read_segments(root, image_id, sizes, level_name, use_transform)
 
     def source_label(response_index):
-        path = root / SOURCE_LABELS[level] / f"{common.image_name(train_ids[response_index - 1])}.png"
+        path = root / "traindata" / common.clean_label_folder_at(level) / f"{common.image_name(train_ids[response_index - 1])}.png"
         return common.resize_nearest(common.read_label(path), shape)
 
     canvas, label = compose_canvas(layout, segments, read_order(root, image_id), source_label,
-                                   common.image_rng(seed, image_id), tricks)
+                                   common.image_rng(seed, image_id), tricks, LEVEL_SETTINGS[level_name]["bands"],
+                                   original_ordering_cut)
     mat_path, jpg_path = output_files(root, image_id, level_name)
     common.write_image(jpg_path, np.round(canvas * 255).astype(np.uint8))
     common.save_mat(mat_path, {"proposal": canvas.astype(np.float32), "answer": segments.answer,
@@ -240,14 +260,20 @@ def process_image(image_id, root, sizes, level_name, use_transform, tricks, seed
 
 def main(argv=None):
     parser = common.step_parser(__doc__)
-    parser.add_argument("--level", choices=sorted(LEVELS, key=int), default="512",
-                        help="canvas size: the original's 256, 512 (default) or 1024")
-    parser.add_argument("--no-transform", dest="use_transform", action="store_false",
-                        help="use the retrieved segments untransformed")
+    common.add_level_argument(parser)
+    transform = parser.add_mutually_exclusive_group()
+    transform.add_argument("--transform", dest="use_transform", action="store_true", default=None,
+                           help="paste the transformer's results (default at 256 and 512)")
+    transform.add_argument("--no-transform", dest="use_transform", action="store_false",
+                           help="paste the retrieved segments untransformed (default at 1024)")
     for trick in TRICKS:
         parser.add_argument(f"--no-{trick.replace('_', '-')}", dest=trick, action="store_false")
+    parser.add_argument("--original-ordering-cut", action="store_true",
+                        help="order overlaps as the released script did (see cut_by_order)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the elision draws")
     args = parser.parse_args(argv)
+    if args.use_transform is None:
+        args.use_transform = LEVEL_SETTINGS[args.level]["transform"]
     root = args.root.resolve()
     tricks = tuple(trick for trick in TRICKS if getattr(args, trick))
     transformed = len(list((root / TRANSFORM_RESULTS).glob("*.mat"))) if args.use_transform else 0
@@ -256,7 +282,8 @@ def main(argv=None):
              args.level, transformed, ordered, ", ".join(tricks) or "none")
     common.run_step(args, f"canvas {args.level}", LAYOUT_FOLDER, process_image,
                     lambda root_, image_id: output_files(root_, image_id, args.level),
-                    level_name=args.level, use_transform=args.use_transform, tricks=tricks, seed=args.seed,
+                    level_name=args.level, use_transform=args.use_transform, tricks=tricks,
+                    original_ordering_cut=args.original_ordering_cut, seed=args.seed,
                     train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST))
 
 

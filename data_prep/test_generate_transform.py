@@ -1,12 +1,14 @@
-"""Step 3 (test_generate_transform.m): inputs of the transformation network at test time.
+"""Step 3 (test_generate_transform.m): inputs of the transformation network at test time, and the
+retrieved segments every canvas level pastes.
 
 Reads  testdata/original_mask/CC/NAME.mat (library_mask), testdata/searched_top10_segments/CC/NAME.mat,
-       traindata/RGB512Full/ (the retrieved images at level 2)
-Writes testdata/transform/transform_512/NAME.mat. Classes are visited back to front (the dataset's
+       traindata/RGB256Full|RGB512Full|RGB1024Full/ (the retrieved images at the level)
+Writes testdata/transform/transform_<level>/NAME.mat at --level 256|512|1024 (default 512; the
+       original's tmpbackup/ variants for 256 and 1024). Classes are visited back to front (the dataset's
        class order); for each query segment j the retrieved segment of highest IoU is used when its
        shape is not empty and the query's area is above the threshold:
-         proposal (NxHxWx3 uint8: the source training image at level 2 under that shape), mask
-         (NxHxW uint8: the query at level 2), class, proposal_iou, proposal_pole_mask (NxHxW),
+         proposal (NxHxWx3 uint8: the source training image under that shape), mask
+         (NxHxW uint8: the query), class, proposal_iou, proposal_pole_mask (NxHxW),
          response_index, original_index (= j, 1-based);
        the other segments are listed in mask_remained, class_remained, original_index_remained;
        all_class_flag (Kx2) gives, in visiting order, [1, index into proposal] or [2, index into
@@ -21,8 +23,6 @@ import sims_common as common
 QUERY_FOLDER = "testdata/original_mask"
 SEARCH_FOLDER = "testdata/searched_top10_segments"
 TRAIN_IMAGE_LIST = "traindata/RGB256Full"  # response_index counts in this sorted list
-TRAIN_IMAGE_FOLDER = "traindata/RGB512Full"
-OUTPUT_FOLDER = "testdata/transform/transform_512"
 
 
 def read_search(path, shape, count):
@@ -39,12 +39,13 @@ def read_search(path, shape, count):
                                f"{shape[0]}x{shape[1]} (does it belong to another query file?)") from None
 
 
-def output_file(root, image_id):
-    return [root / OUTPUT_FOLDER / f"{common.image_name(image_id)}.mat"]
+def output_file(root, image_id, level_name="512"):
+    return [root / "testdata" / "transform" / f"transform_{level_name}" / f"{common.image_name(image_id)}.mat"]
 
 
-def process_image(image_id, root, sizes, train_ids, order):
-    level1, level2 = sizes.shape(1), sizes.shape(2)
+def process_image(image_id, root, sizes, level_name, train_ids, order):
+    level1, level_shape = sizes.shape(1), sizes.shape(common.LEVELS[level_name])
+    image_folder = root / "traindata" / common.image_folder_at(common.LEVELS[level_name])
     kept = {key: [] for key in ("proposal", "mask", "class", "proposal_iou", "proposal_pole_mask",
                                 "response_index", "original_index")}
     remained = {key: [] for key in ("mask_remained", "class_remained", "original_index_remained")}
@@ -56,20 +57,19 @@ def process_image(image_id, root, sizes, train_ids, order):
         proposal, iou, pole, response = read_search(segments.segment_file(root / SEARCH_FOLDER, class_id, image_id),
                                                     level1, count)
         for j in range(count):
-            query = common.resize_nearest(queries[:, :, j], level2)
+            query = common.resize_nearest(queries[:, :, j], level_shape)
             best = int(np.argmax(iou[:, j])) if iou.shape[0] else 0
             # The retrieved shape is wherever the retrieved pixels are not black, as the original.
-            shape = common.resize_nearest(proposal[:, :, :, best, j].sum(axis=2) > 0, level2) if iou.shape[0] \
-                else np.zeros(level2, bool)
+            shape = common.resize_nearest(proposal[:, :, :, best, j].sum(axis=2) > 0, level_shape) if iou.shape[0] \
+                else np.zeros(level_shape, bool)
             if shape.any() and queries[:, :, j].sum() > sizes.area_threshold:
                 train_id = train_ids[response[best, j] - 1]
-                source = common.read_image(root / TRAIN_IMAGE_FOLDER / f"{common.image_name(train_id)}.png",
-                                           shape=level2)
+                source = common.read_image(image_folder / f"{common.image_name(train_id)}.png", shape=level_shape)
                 kept["proposal"].append(source * shape[:, :, None])
                 kept["mask"].append(query)
                 kept["class"].append(class_id)
                 kept["proposal_iou"].append(iou[best, j])
-                kept["proposal_pole_mask"].append(common.resize_nearest(pole[:, :, best, j], level2))
+                kept["proposal_pole_mask"].append(common.resize_nearest(pole[:, :, best, j], level_shape))
                 kept["response_index"].append(response[best, j])
                 kept["original_index"].append(j + 1)
                 all_class_flag.append((1, len(kept["class"])))
@@ -82,15 +82,15 @@ def process_image(image_id, root, sizes, train_ids, order):
     def stack(values, dtype, tail=()):
         return np.array(values, dtype).reshape((len(values),) + tail)
 
-    common.save_mat(output_file(root, image_id)[0], {
-        "proposal": stack(kept["proposal"], np.uint8, level2 + (3,)),
-        "mask": stack(kept["mask"], np.uint8, level2),
+    common.save_mat(output_file(root, image_id, level_name)[0], {
+        "proposal": stack(kept["proposal"], np.uint8, level_shape + (3,)),
+        "mask": stack(kept["mask"], np.uint8, level_shape),
         "class": stack(kept["class"], np.uint8),
         "proposal_iou": stack(kept["proposal_iou"], np.float64),
-        "proposal_pole_mask": stack(kept["proposal_pole_mask"], np.uint8, level2),
+        "proposal_pole_mask": stack(kept["proposal_pole_mask"], np.uint8, level_shape),
         "response_index": stack(kept["response_index"], np.uint32),
         "original_index": stack(kept["original_index"], np.uint32),
-        "mask_remained": stack(remained["mask_remained"], np.uint8, level2),
+        "mask_remained": stack(remained["mask_remained"], np.uint8, level_shape),
         "class_remained": stack(remained["class_remained"], np.uint32),
         "original_index_remained": stack(remained["original_index_remained"], np.uint32),
         "all_class_flag": stack(all_class_flag, np.uint32, (2,)),
@@ -98,9 +98,12 @@ def process_image(image_id, root, sizes, train_ids, order):
 
 
 def main(argv=None):
-    args = common.step_parser(__doc__).parse_args(argv)
+    parser = common.step_parser(__doc__)
+    common.add_level_argument(parser)
+    args = parser.parse_args(argv)
     root = args.root.resolve()
-    common.run_step(args, "transform test inputs", "testdata/label_refine", process_image, output_file,
+    common.run_step(args, f"transform test inputs {args.level}", "testdata/label_refine", process_image,
+                    lambda root_, image_id: output_file(root_, image_id, args.level), level_name=args.level,
                     train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST), order=common.class_order(root))
 
 

@@ -41,7 +41,7 @@ def disparity_file(root, image_id):
     return root / DISPARITY_FOLDER / f"{common.image_name(image_id)}.png"
 
 
-def process_image(image_id, root, sizes):
+def process_image(image_id, root, sizes, planar_rule=True):
     shape = sizes.shape(1)
     disparity_path = disparity_file(root, image_id)
     if not disparity_path.exists():
@@ -54,7 +54,7 @@ def process_image(image_id, root, sizes):
             masks, common.CITYSCAPES_CLASS_ORDER):
         if not segment_pairs.touching(first, second):
             continue
-        front = segment_pairs.front_class(first, second, first_class, second_class, disparity)
+        front = segment_pairs.front_class(first, second, first_class, second_class, disparity, planar_rule)
         if front is None:
             continue
         pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class))
@@ -108,8 +108,12 @@ def write_class_order(root, image_ids):
 
 
 def main(argv=None):
-    args = common.step_parser(__doc__).parse_args(argv)
-    common.run_step(args, "order training pairs", LABEL_FOLDER, process_image, output_file)
+    parser = common.step_parser(__doc__)
+    parser.add_argument("--no-planar-rule", dest="planar_rule", action="store_false",
+                        help="label by depth alone (the original puts objects in front of road, sidewalk, terrain)")
+    args = parser.parse_args(argv)
+    common.run_step(args, "order training pairs", LABEL_FOLDER, process_image, output_file,
+                    planar_rule=args.planar_rule)
     root = args.root.resolve()
     write_class_order(root, common.list_image_ids(root / LABEL_FOLDER))
 

@@ -14,7 +14,6 @@ import numpy as np
 import sims_common as common
 
 LOG = logging.getLogger("sims")
-LEVELS = {"256": 1, "512": 2}
 OVERVIEW_IMAGES = 12   # rows of the overview
 GAP = 4                # pixels between panels
 
@@ -29,7 +28,7 @@ def write_contact_sheets(root, level_name, shape):
     """Write the contact sheets and the overview of a level; returns how many images they show."""
     canvas_folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
     result_folder = root / "result" / "synthesis" / f"transform_order_{level_name}"
-    truth_folder = root / "testdata" / ("RGB256Full" if level_name == "256" else "RGB512Full")
+    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[level_name])
     sheets = []
     image_ids = common.list_image_ids(result_folder)
     for image_id in image_ids:

@@ -1,8 +1,8 @@
 """Compare synthesized test images with the ground truth: PSNR, SSIM and LPIPS, one table.
 
 Rows (those whose images exist): SIMS (canvas + synthesis, result/synthesis/transform_order_<level>),
-the parametric baseline (the same network trained and tested on empty canvases, i.e. CRN:
-result/synthesis_parametric/...), and the canvas alone (testdata/synthesis/transform_order_<level>).
+the parametric baseline (the SIMS synthesis network trained and tested on empty canvases: CRN's
+setting, not CRN's own architecture; result/synthesis_parametric/...), and the canvas alone (testdata/synthesis/transform_order_<level>).
 Ground truth: testdata/RGB256Full or RGB512Full (the demo data has them; Cityscapes' val images
 after prepare_cityscapes.py). PSNR and SSIM are TensorFlow's (images in 0..255; SSIM with an 11x11
 Gaussian window). LPIPS follows its definition (Zhang et al. 2018, VGG variant): inputs scaled to
@@ -15,7 +15,6 @@ contact sheets (contact_sheets.py).
 
 import argparse
 import logging
-from pathlib import Path
 
 import training  # noqa: F401  (first: quiets TensorFlow, sets up the data_prep path)
 import numpy as np
@@ -26,7 +25,7 @@ import sims_common as common
 import vgg_features
 
 LOG = logging.getLogger("sims")
-LEVELS = {"256": 1, "512": 2}
+LEVEL_NAMES = ("256", "512")  # the levels with ground-truth test images
 LPIPS_LAYERS = ("conv1_2", "conv2_2", "conv3_3", "conv4_3", "conv5_3")
 LPIPS_SHIFT = np.array([-0.030, -0.088, -0.188], np.float32)
 LPIPS_SCALE = np.array([0.458, 0.448, 0.450], np.float32)
@@ -68,7 +67,7 @@ def read_rows(root, level_name):
     names = sorted(p.stem for p in (root / "testdata" / "synthesis" / f"transform_order_{level_name}").glob("*.mat"))
     rows = {}
     for row, folder in (("SIMS (canvas + synthesis)", f"result/synthesis/transform_order_{level_name}"),
-                        ("parametric baseline (CRN)", f"result/synthesis_parametric/transform_order_{level_name}")):
+                        ("parametric (empty canvas)", f"result/synthesis_parametric/transform_order_{level_name}")):
         found = {name: common.read_image(root / folder / f"{name}.png") for name in names
                  if (root / folder / f"{name}.png").exists()}
         if found:
@@ -86,14 +85,14 @@ def read_rows(root, level_name):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_root_argument(parser)
-    parser.add_argument("--level", choices=sorted(LEVELS, key=int), default="512")
+    common.add_level_argument(parser, LEVEL_NAMES)
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    shape = common.load_sizes(root).shape(LEVELS[args.level])
+    shape = common.load_sizes(root).shape(common.LEVELS[args.level])
     rows = read_rows(root, args.level)
     if not rows:
         raise common.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + args.level)}: no test canvases")
-    truth_folder = root / "testdata" / ("RGB256Full" if args.level == "256" else "RGB512Full")
+    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[args.level])
     lpips = Lpips()
     lines = [f"{'method':<28} {'images':>6} {'PSNR':>7} {'SSIM':>6} {'LPIPS':>6}"]
     for row, images in rows.items():

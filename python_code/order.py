@@ -57,8 +57,9 @@ def learning_rate(epoch):
     return min(BASE_LEARNING_RATE * 1.1 ** (epoch - 1), MAX_LEARNING_RATE)
 
 
-def train(root, sizes, steps, fixed_learning_rate, seed, save_every):
-    shape = sizes.shape(LEVEL)
+def train(args, steps):
+    root, seed, fixed_learning_rate = args.root, args.seed, args.learning_rate
+    shape = args.sizes.shape(LEVEL)
     image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
@@ -82,7 +83,7 @@ def train(root, sizes, steps, fixed_learning_rate, seed, save_every):
                           tf.constant(rng.integers(0, 2 ** 31, 2), tf.int32))
         return {"loss": float(loss), "learning_rate": rate}
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, save_every, "order")
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "order")
 
 
 def predict(network, pair_masks, label):
@@ -95,8 +96,8 @@ def predict(network, pair_masks, label):
     return prediction
 
 
-def test(root, sizes):
-    shape = sizes.shape(LEVEL)
+def test(args):
+    root, shape = args.root, args.sizes.shape(LEVEL)
     network = OrderNetwork()
     training.restore_for_test(root / MODEL_FOLDER, network)
 
@@ -110,12 +111,7 @@ def test(root, sizes):
 def main(argv=None):
     args = training.parse_arguments(__doc__, training_phase, argv, None,
                                     "a fixed learning rate instead of the original's warm-up schedule", SAVE_EVERY)
-    if args.training_phase:
-        images = len(common.list_image_ids(args.root / TRAIN_PAIRS, suffix=".mat"))
-        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed,
-              args.save_every)
-    else:
-        test(args.root, args.sizes)
+    training.run_phase(args, EPOCHS, args.root / TRAIN_PAIRS, train, test, suffix=".mat")
 
 
 if __name__ == "__main__":

@@ -3,16 +3,37 @@
 The six parameters (a, b, tx, c, d, ty) map each output pixel, in coordinates centred on the
 image (x = column - floor(W/2), y = row - floor(H/2)), to the source point
 (a*x + b*y + tx, c*x + d*y + ty): translations are in pixels and (1, 0, 0, 0, 1, 0) is the
-identity, as in the original. Sampling is bilinear, with coordinates clamped to the border.
+identity, as in the original. Sampling is bilinear. What a source point off the image gives:
+  "zeros" (default, the original's sampler): the four neighbour indices are clipped to the image
+      but the bilinear weights come from the unclipped point, so their terms cancel and the
+      sample is 0 (black) wherever x is not in [0, W-1) or y not in [0, H-1): also on the last
+      column and row, which come out 0 even under the identity.
+  "clamp": the point is clamped to the border first, so edge pixels are repeated outwards.
 """
 
 import tensorflow as tf
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+OUTSIDE_MODES = ("zeros", "clamp")
 
 
-def affine_warp(images, theta):
+def _neighbours_and_weights(position, size, outside):
+    """(lower index, upper index, lower weight, upper weight) along one axis."""
+    last = tf.cast(size - 1, tf.float32)
+    if outside == "clamp":
+        position = tf.clip_by_value(position, 0.0, last)
+        lower = tf.floor(position)
+        upper = tf.minimum(lower + 1, last)
+        return lower, upper, 1 - (position - lower), position - lower
+    lower = tf.clip_by_value(tf.floor(position), 0.0, last)
+    upper = tf.clip_by_value(tf.floor(position) + 1, 0.0, last)
+    return lower, upper, upper - position, position - lower
+
+
+def affine_warp(images, theta, outside="zeros"):
     """Warp images [N, H, W, C] by per-image parameters theta [N, 6]."""
+    if outside not in OUTSIDE_MODES:
+        raise ValueError(f"outside must be one of {OUTSIDE_MODES}, not {outside!r}")
     images = tf.convert_to_tensor(images, tf.float32)
     theta = tf.reshape(tf.cast(theta, tf.float32), [-1, 2, 3])
     shape = tf.shape(images)
@@ -23,12 +44,8 @@ def affine_warp(images, theta):
     ys, xs = tf.meshgrid(tf.range(height_f) - centre_y, tf.range(width_f) - centre_x, indexing="ij")
     grid = tf.stack([tf.reshape(xs, [-1]), tf.reshape(ys, [-1]), tf.ones([height * width])])  # 3 x HW
     source = tf.matmul(theta, tf.tile(grid[None], [batch, 1, 1]))                              # N x 2 x HW
-    x = tf.clip_by_value(source[:, 0] + centre_x, 0.0, width_f - 1)
-    y = tf.clip_by_value(source[:, 1] + centre_y, 0.0, height_f - 1)
-
-    x0, y0 = tf.floor(x), tf.floor(y)
-    x1, y1 = tf.minimum(x0 + 1, width_f - 1), tf.minimum(y0 + 1, height_f - 1)
-    weight_x, weight_y = (x - x0)[..., None], (y - y0)[..., None]
+    x0, x1, weight_x0, weight_x1 = _neighbours_and_weights(source[:, 0] + centre_x, width, outside)
+    y0, y1, weight_y0, weight_y1 = _neighbours_and_weights(source[:, 1] + centre_y, height, outside)
 
     flat = tf.reshape(images, [batch, height * width, -1])
 
@@ -36,7 +53,7 @@ def affine_warp(images, theta):
         index = tf.cast(row, tf.int32) * width + tf.cast(col, tf.int32)
         return tf.gather(flat, index, batch_dims=1)
 
-    top = sample(y0, x0) * (1 - weight_x) + sample(y0, x1) * weight_x
-    bottom = sample(y1, x0) * (1 - weight_x) + sample(y1, x1) * weight_x
-    warped = top * (1 - weight_y) + bottom * weight_y
+    top = sample(y0, x0) * weight_x0[..., None] + sample(y0, x1) * weight_x1[..., None]
+    bottom = sample(y1, x0) * weight_x0[..., None] + sample(y1, x1) * weight_x1[..., None]
+    warped = top * weight_y0[..., None] + bottom * weight_y1[..., None]
     return tf.reshape(warped, shape)

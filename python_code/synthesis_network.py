@@ -11,7 +11,7 @@ aligned); then g_decoder_final (2x256) on [input, decoder]. Level 1 ends with 1x
 and to 20 semantic logits. Level 2 upsamples, concatenates the full-size input and adds
 g_decoder_512 (2x128) before them. Level 4 does that at half size, turns it into RGB there,
 upsamples the RGB, concatenates the full-size input and ends with one 1x1 conv; its logits stay
-at half size. Every size is taken from the input, so any base height from 32 works.
+at half size. (The half-size input of level 4 is resized without aligning corners, as the original.) Every size is taken from the input, so any base height from 32 works.
 """
 
 import tensorflow as tf
@@ -34,10 +34,16 @@ def resize_to(x, like):
     return tf.raw_ops.ResizeBilinear(images=x, size=tf.shape(like)[1:3], align_corners=True)
 
 
-def downscale(x, factor):
+def downscale(x, factor, align_corners=True):
     if factor == 1:
         return x
-    return tf.raw_ops.ResizeBilinear(images=x, size=tf.shape(x)[1:3] // factor, align_corners=True)
+    return tf.raw_ops.ResizeBilinear(images=x, size=tf.shape(x)[1:3] // factor, align_corners=align_corners)
+
+
+def nearest_to(x, like):
+    """TF1's resize_nearest_neighbor (no corner alignment): output pixel i takes input floor(i * in/out)."""
+    return tf.raw_ops.ResizeNearestNeighbor(images=x, size=tf.shape(like)[1:3], align_corners=False,
+                                            half_pixel_centers=False)
 
 
 class OutputConv(tf.Module):
@@ -75,6 +81,11 @@ class SynthesisNetwork(tf.Module):
         if level == 4:
             self.to_rgb_full = OutputConv(INPUT_CHANNELS + 3, 3, "g_1024_conv100")
 
+    def refinement_input(self, full):
+        """The input at half size, where g_decoder_512 works (levels 2 and 4): the 1024 script
+        resizes it without aligning corners (input_512), unlike every other resize."""
+        return downscale(full, self.scale // 2, align_corners=False)
+
     def __call__(self, label, canvas, canvas_mask):
         """(RGB in 0..255 [N,H,W,3], semantic logits [N,h,w,20]) of a label [N,H,W,20], a canvas
         [N,H,W,3] in 0..1 and its mask [N,H,W,1]."""
@@ -91,7 +102,7 @@ class SynthesisNetwork(tf.Module):
         net = self.final(tf.concat([base, resize_to(net, base)], axis=3))
         if self.level == 1:
             return (self.to_rgb(net) + 1.0) / 2.0 * 255.0, self.to_semantic(net)
-        half = downscale(full, self.scale // 2)
+        half = self.refinement_input(full)
         net = self.refine(tf.concat([half, resize_to(net, half)], axis=3))
         rgb, logits = self.to_rgb(net), self.to_semantic(net)
         if self.level == 4:
@@ -109,16 +120,17 @@ def synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_w
     """{term: value}, "total" included: the CRN perceptual loss (label-weighted L1 on the images
     and five VGG layers) plus 10 x the softmax cross-entropy of the logits against the clean label.
     vgg_weight_scale multiplies the VGG terms (see vgg_features for the VGG16 calibration)."""
-    if generated.shape[1] != logits.shape[1]:    # level 4 judges its half-size output
+    terms = {"input": LOSS_WEIGHTS[0][1] * label_weighted_error(real_image, generated, label)}
+    target = clean_label
+    if generated.shape[1] != logits.shape[1]:
+        # level 4, as the original: the pixel term above is at full size, VGG sees the half-size
+        # images (input_reduce), the semantic target is the clean label's nearest neighbour there
         real_image, generated = resize_to(real_image, logits), resize_to(generated, logits)
-        label = resize_to(label, logits)
+        target = nearest_to(clean_label, logits)
     real_features, fake_features = vgg(real_image), vgg(generated)
-    real_features["input"], fake_features["input"] = real_image, generated
-    terms = {}
-    for layer, weight in LOSS_WEIGHTS:
-        scale = 1.0 if layer == "input" else vgg_weight_scale
-        terms[layer] = weight * scale * label_weighted_error(real_features[layer], fake_features[layer], label)
-    target = resize_to(clean_label, logits)
+    for layer, weight in LOSS_WEIGHTS[1:]:
+        terms[layer] = weight * vgg_weight_scale * label_weighted_error(real_features[layer], fake_features[layer],
+                                                                          label)
     terms["semantic"] = SEMANTIC_WEIGHT * tf.reduce_mean(
         tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits))
     terms["total"] = tf.add_n(list(terms.values()))

@@ -50,6 +50,16 @@ def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help
     return args
 
 
+def run_phase(args, default_epochs, training_folder, train, test, suffix=".png"):
+    """train(args, steps) for --max-steps or --epochs passes over the training images (the files
+    of training_folder) when the phase is training, else test(args)."""
+    if args.training_phase:
+        images = len(common.list_image_ids(training_folder, suffix=suffix))
+        train(args, total_steps(args, default_epochs, images))
+    else:
+        test(args)
+
+
 def total_steps(args, default_epochs, images_per_epoch):
     if args.max_steps is not None:
         return args.max_steps

@@ -15,9 +15,9 @@ from spatial_transformer import IDENTITY, affine_warp
 
 
 class TransformNetwork(tf.Module):
-    def __init__(self, input_scale=2):
+    def __init__(self, input_scale=2, outside="zeros"):
         super().__init__(name="transform_network")
-        self.input_scale = input_scale
+        self.input_scale, self.outside = input_scale, outside
         # "g_transfrom_conv2" is the original's spelling, kept so its checkpoints map
         self.trunk = PooledTrunk(24, ["g_transform_conv1", "g_transfrom_conv2", "g_transform_conv3",
                                       "g_transform_conv4", "g_transform_conv5"])
@@ -39,7 +39,7 @@ class TransformNetwork(tf.Module):
         theta = self.parameters(proposals, masks, label)
         if round_parameters:
             theta = tf.round(theta)
-        return affine_warp(proposals, theta), theta
+        return affine_warp(proposals, theta, self.outside), theta
 
 
 def composite(warped, masks):

@@ -16,6 +16,8 @@ NUM_PROPOSALS = 10        # proposals per step, and per forward pass at test tim
 LEARNING_RATE = 1e-5      # the original's schedule min(1e-4 * 1.1^(epoch-1), 1e-5) is 1e-5 throughout
 EPOCHS = 100
 SAVE_EVERY = 200          # steps between checkpoints
+OUTSIDE_THE_IMAGE = "zeros"  # what the warp samples off the image: "zeros" (the original) or "clamp"
+ROUND_PARAMETERS = True   # test time rounds the 6 parameters (the original says to drop it for NYU, ADE20K)
 LEVEL = 2                 # works on level-2 images ("512"); the network sees them at half size
 TRAIN_PAIRS = "traindata/transform/transform_512"
 TRAIN_IMAGES = "traindata/RGB512Full"
@@ -30,6 +32,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import sims_common as common  # noqa: E402
+from spatial_transformer import OUTSIDE_MODES  # noqa: E402
 from transform_network import TransformNetwork, make_train_step  # noqa: E402
 
 
@@ -50,15 +53,16 @@ def read_proposals(path, shape):
     return proposal, mask
 
 
-def train(root, sizes, steps, learning_rate, seed, save_every):
-    shape = sizes.shape(LEVEL)
+def train(args, steps):
+    root, seed = args.root, args.seed
+    shape = args.sizes.shape(LEVEL)
     image_ids = common.list_image_ids(root / TRAIN_IMAGES)
     sets = sorted(p.name for p in (root / TRAIN_PAIRS).iterdir() if p.is_dir()) \
         if (root / TRAIN_PAIRS).is_dir() else []
     if not sets:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
-    network = TransformNetwork(input_scale=2)
-    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    network = TransformNetwork(input_scale=2, outside=args.outside)
+    optimizer = tf.keras.optimizers.Adam(args.learning_rate)
     train_step = make_train_step(network, optimizer)
 
     def step(index):
@@ -75,42 +79,44 @@ def train(root, sizes, steps, learning_rate, seed, save_every):
                                       tf.float32))
         return {"loss": float(loss)}
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, save_every, "transformation")
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "transformation")
 
 
-def transform_image(network, proposal, mask, label):
+def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS):
     """Warp all proposals of one image, NUM_PROPOSALS at a time; returns NxHxWx3 uint8."""
     transferred = np.zeros(proposal.shape, np.uint8)
     for start in range(0, len(proposal), NUM_PROPOSALS):
         part = slice(start, start + NUM_PROPOSALS)
         warped, _ = network(tf.constant(proposal[part] / 255.0, tf.float32),
-                            tf.constant(mask[part, :, :, None], tf.float32), label, round_parameters=True)
+                            tf.constant(mask[part, :, :, None], tf.float32), label, round_parameters)
         transferred[part] = np.clip(np.round(warped.numpy() * 255.0), 0, 255).astype(np.uint8)
     return transferred
 
 
-def test(root, sizes):
-    shape = sizes.shape(LEVEL)
-    network = TransformNetwork(input_scale=2)
+def test(args):
+    root, shape = args.root, args.sizes.shape(LEVEL)
+    network = TransformNetwork(input_scale=2, outside=args.outside)
     training.restore_for_test(root / MODEL_FOLDER, network)
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
         label = tf.constant(label_input(root / TEST_LABELS / f"{name}.png", shape), tf.float32)
-        return {"transferred": transform_image(network, proposal, mask, label)}
+        return {"transferred": transform_image(network, proposal, mask, label, args.round_parameters)}
 
     training.test_each_file(root / TEST_INPUTS, root / RESULT_FOLDER, result_of, "transformation test")
 
 
 def main(argv=None):
+    def warp_options(parser):
+        parser.add_argument("--outside", choices=OUTSIDE_MODES, default=OUTSIDE_THE_IMAGE,
+                            help="what the warp samples off the image: zeros (the original; leaves holes the "
+                                 "synthesis network paints) or clamp (repeats the edge pixels)")
+        parser.add_argument("--no-round", dest="round_parameters", action="store_false", default=ROUND_PARAMETERS,
+                            help="test phase: keep the warp parameters unrounded")
+
     args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate",
-                                    SAVE_EVERY)
-    if args.training_phase:
-        images = len(common.list_image_ids(args.root / TRAIN_IMAGES))
-        train(args.root, args.sizes, training.total_steps(args, EPOCHS, images), args.learning_rate, args.seed,
-              args.save_every)
-    else:
-        test(args.root, args.sizes)
+                                    SAVE_EVERY, warp_options)
+    training.run_phase(args, EPOCHS, args.root / TRAIN_IMAGES, train, test)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,44 @@ def test_the_ordering_prediction_decides_who_stays_on_top_in_the_overlap():
     np.testing.assert_array_equal(no_prediction, car_on_top)
 
 
+def _three_overlapping_segments():
+    """Road, then a car, then a bus spilling over both (one row per pair, a run's class order)."""
+    layout, segments, road, car = _scene()
+    bus = _block(20, 50, 60, 100)
+    segments.answer = np.concatenate([segments.answer, np.zeros((1,) + SHAPE + (3,), np.uint8)])
+    segments.answer[2][bus] = (20, 20, 200)
+    segments.transferred = segments.answer.copy()
+    segments.query_masks = np.concatenate([segments.query_masks, bus[None]])
+    segments.pole_masks = np.zeros((3,) + SHAPE, bool)
+    segments.classes, segments.original_index = np.array([ROAD, CAR, 16]), np.array([1, 1, 1])
+    segments.response_index = np.array([1, 2, 3])
+    segments.all_class_flag = np.array([[1, 1], [1, 2], [1, 3]])
+    return layout, segments, road & ~car & bus, car & bus
+
+
+def test_the_released_ordering_cut_removes_the_other_earlier_segments_overlap():
+    """The car is predicted in front of the bus: the port keeps the car where they overlap; the
+    released script instead cuts the bus where it overlaps the road (the pair's other segment),
+    and looks the pair up by the bus's position among the proposals (3)."""
+    layout, segments, bus_on_road, bus_on_car = _three_overlapping_segments()
+    car_in_front = {(1, 1, CAR, 16): CAR, (1, 1, ROAD, 16): 16}
+    fixed, _ = _compose(layout, segments, car_in_front)
+    assert np.allclose(fixed[bus_on_car], (200 / 255, 20 / 255, 20 / 255))
+    assert np.allclose(fixed[bus_on_road], (20 / 255, 20 / 255, 200 / 255))
+    released_rows = {(1, 3, CAR, 16): CAR, (1, 3, ROAD, 16): 16}
+    released, _ = test_generate_canvas.compose_canvas(layout, segments, released_rows, lambda _: np.zeros(SHAPE, np.uint8),
+                                                      np.random.default_rng(5), (), original_ordering_cut=True)
+    assert np.allclose(released[bus_on_car], (20 / 255, 20 / 255, 200 / 255))   # the bus stays on top of the car
+    assert np.allclose(released[bus_on_road], (90 / 255, 90 / 255, 90 / 255))   # and gives up the road's pixels
+    # with a single overlapping segment the released cut removes nothing
+    layout, segments, _, car = _scene(car_shape=_block(20, 50, 45, 85))
+    released, _ = test_generate_canvas.compose_canvas(layout, segments, {(1, 2, ROAD, CAR): ROAD},
+                                                      lambda _: np.zeros(SHAPE, np.uint8), np.random.default_rng(5),
+                                                      (), original_ordering_cut=True)
+    spill = _block(20, 50, 45, 85) & ~car & (layout == ROAD - 1)
+    assert np.allclose(released[spill], (200 / 255, 20 / 255, 20 / 255))
+
+
 def test_a_transformed_proposal_that_fits_the_query_worse_is_rejected():
     layout, segments, _, car = _scene(transferred_car=_block(24, 44, 90, 120))   # moved off the query
     canvas, _ = _compose(layout, segments)
@@ -185,13 +223,15 @@ def test_the_vegetation_band_is_cleared():
 def canvas_root(searched_small_root, tmp_path_factory):
     root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("canvas"), train_generate_order,
                             test_generate_transform, test_generate_order)
-    for level in ("512", "256"):
+    for level in ("512", "256", "1024"):
+        if level != "512":
+            test_generate_transform.main(["--root", str(root), "--level", level])
         test_generate_canvas.main(["--root", str(root), "--level", level])
     train_generate_synthesis.main(["--root", str(root), "--sets", "2"])
     return root
 
 
-@pytest.mark.parametrize("level_name, level", [("512", 2), ("256", 1)])
+@pytest.mark.parametrize("level_name, level", [("512", 2), ("256", 1), ("1024", 4)])
 def test_test_canvas_files_hold_the_original_variables(canvas_root, level_name, level):
     sizes = common.load_sizes(canvas_root)
     shape = sizes.shape(level)
@@ -199,7 +239,8 @@ def test_test_canvas_files_hold_the_original_variables(canvas_root, level_name, 
         mat_path, jpg_path = test_generate_canvas.output_files(canvas_root, image_id, level_name)
         content = common.load_mat(mat_path, ["proposal", "answer", "label"])
         proposal, label = content["proposal"], content["label"]
-        count = common.load_mat(test_generate_transform.output_file(canvas_root, image_id)[0], ["class"])["class"].size
+        count = common.load_mat(test_generate_transform.output_file(canvas_root, image_id, level_name)[0],
+                                ["class"])["class"].size
         assert proposal.dtype == np.float32 and proposal.shape == shape + (3,)
         assert proposal.min() >= 0 and proposal.max() <= 1 and (proposal > 0).any()
         assert content["answer"].dtype == np.uint8 and content["answer"].size == count * shape[0] * shape[1] * 3
@@ -262,3 +303,132 @@ def test_resize_transform_writes_level_2_labels(searched_small_root, tmp_path):
     for path in sorted((root / "traindata" / "label_refine").glob("*.png")):
         resized = common.read_label(root / "traindata" / "label_refine_512" / path.name, shape=sizes.shape(2))
         np.testing.assert_array_equal(resized, common.resize_nearest(common.read_label(path), sizes.shape(2)))
+
+
+def test_predictions_that_do_not_fit_the_pairs_are_one_clear_error(canvas_root, tmp_path):
+    root = root_after_steps(canvas_root, tmp_path)
+    common.save_mat(root / "result" / "order" / "data" / "00100001.mat", {"prediction": np.zeros((1, 7), np.float32)})
+    with pytest.raises(common.DataError, match="does not hold 20 scores"):
+        test_generate_canvas.read_order(root, 100001)
+
+
+# --- the training canvases' rules, on constructed cases -------------------------------------------
+
+def test_a_later_segment_regains_its_pixels_that_an_earlier_ones_perturbation_voided():
+    label = np.full(SHAPE, SKY - 1)
+    label[30:, :] = ROAD - 1
+    label[20:40, 40:80] = CAR - 1                      # the car touches the road and stands in front
+    road, car = label == ROAD - 1, label == CAR - 1
+    road_spill = np.zeros(SHAPE, bool)
+    road_spill[25:45, 30:90] = True                    # the road's perturbed copy reaches over the car
+    car_spill = np.zeros(SHAPE, bool)
+    car_spill[18:20, 40:80] = True                     # the car's own copy spills into the sky
+    revised = train_generate_synthesis.revise_label(label, [(ROAD, road, road_spill), (CAR, car, car_spill)])
+    np.testing.assert_array_equal(revised[car], CAR - 1)         # restored before its own voiding
+    assert np.all(revised[road_spill & ~road & ~car] == common.VOID_INDEX)
+    assert np.all(revised[18:20, 40:80] == common.VOID_INDEX)
+    # the other order: the road comes later and voids the car for good, the road keeps its pixels
+    revised = train_generate_synthesis.revise_label(label, [(CAR, car, car_spill), (ROAD, road, road_spill)])
+    assert np.all(revised[road_spill & car] == common.VOID_INDEX)
+    np.testing.assert_array_equal(revised[road], ROAD - 1)
+
+
+def test_a_segment_under_the_threshold_only_restores_its_class():
+    label = np.full(SHAPE, ROAD - 1)
+    label[10:14, 10:14] = CAR - 1
+    small = label == CAR - 1
+    voided = np.zeros(SHAPE, bool)
+    voided[5:20, 5:20] = True
+    revised = train_generate_synthesis.revise_label(label, [(ROAD, label == ROAD - 1, voided), (CAR, small, None)])
+    np.testing.assert_array_equal(revised[small], CAR - 1)
+    assert np.all(revised[voided & ~small] == ROAD - 1)   # the road's own spill stays inside the road
+
+
+def test_a_recoloured_piece_fills_the_retrieved_shape_inside_the_querys_box():
+    rng = np.random.default_rng(0)
+    image = rng.random(SHAPE + (3,))
+    source = rng.random(SHAPE + (3,)) * 0.5 + 0.5
+    query = np.zeros(SHAPE, bool)
+    query[20:40, 30:70] = True
+    retrieved = np.zeros(SHAPE, bool)
+    retrieved[25:50, 40:90] = True                     # overshoots the query below and to the right
+    valid = query & retrieved
+    plain = train_generate_synthesis.canvas_piece(image, valid, retrieved, query)
+    np.testing.assert_array_equal(canvas_ops.content_mask(plain), valid)
+    recoloured = train_generate_synthesis.canvas_piece(image, valid, retrieved, query, recolour_from=source)
+    box = np.zeros(SHAPE, bool)
+    box[20:40, 30:70] = True
+    np.testing.assert_array_equal(canvas_ops.content_mask(recoloured), retrieved & box)
+    expected = colour_transfer.transfer_image(image[20:40, 30:70], source[20:40, 30:70])
+    np.testing.assert_allclose(recoloured[20:40, 30:70], expected * retrieved[20:40, 30:70, None])
+
+
+@pytest.mark.parametrize("shift_x, shift_y", [(0.03, 0.02), (-0.01, 0.03), (0.02, -0.001), (0.0, -0.02)])
+def test_a_subpixel_linear_shift_grows_the_mask_by_a_pixel_in_its_direction(shift_x, shift_y):
+    import scipy.ndimage
+
+    mask = np.zeros((20, 30), bool)
+    mask[5:12, 8:20] = True
+    mask[12:15, 10:12] = True
+    mask[0:3, 0:4] = True                                  # touches the border: nothing wraps round
+    shifted = scipy.ndimage.shift(mask.astype(float), (shift_y, shift_x), order=1, mode="grid-constant")
+    np.testing.assert_array_equal(train_generate_synthesis.linear_shift_support(mask, shift_x, shift_y),
+                                  shifted > 0)
+
+
+def test_the_perturbed_copy_covers_a_rotated_and_slightly_grown_segment():
+    mask = np.zeros(SHAPE, bool)
+    mask[20:40, 30:60] = True
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        copy = train_generate_synthesis.perturbed_copy(mask, rng)
+        assert copy.shape == SHAPE
+        assert mask.sum() * 0.8 < copy.sum() < mask.sum() * 1.3
+
+
+# --- canvases at other levels -----------------------------------------------------------------
+
+def test_level_1_and_4_segments_are_cut_from_the_levels_own_images(canvas_root):
+    sizes = common.load_sizes(canvas_root)
+    train_ids = common.list_image_ids(canvas_root / "traindata" / "RGB256Full")
+    for level_name, folder in (("256", "RGB256Full"), ("1024", "RGB1024Full")):
+        shape = sizes.shape(common.LEVELS[level_name])
+        for image_id in common.list_image_ids(canvas_root / "testdata" / "label_refine"):
+            content = common.load_mat(test_generate_transform.output_file(canvas_root, image_id, level_name)[0],
+                                      ["proposal", "response_index"])
+            proposals = content["proposal"].reshape((-1,) + shape + (3,))
+            for proposal, response in zip(proposals, content["response_index"].ravel()):
+                source = common.read_image(canvas_root / "traindata" / folder /
+                                           f"{common.image_name(train_ids[response - 1])}.png")
+                shown = proposal.sum(axis=2) > 0
+                assert shown.any()
+                np.testing.assert_array_equal(proposal[shown], source[shown])
+
+
+def test_level_4_follows_the_1024_variant():
+    settings = test_generate_canvas.LEVEL_SETTINGS["1024"]
+    assert not settings["transform"] and test_generate_canvas.LEVEL_SETTINGS["512"]["transform"]
+    widths = {name: canvas_ops.band_width(fraction, 1024) for name, fraction in settings["bands"].items()}
+    assert widths == {"shadow": 31, "vegetation": 21, "inner": 25, "outer": 41}
+    assert {name: canvas_ops.band_width(fraction, 512)
+            for name, fraction in test_generate_canvas.LEVEL_SETTINGS["512"]["bands"].items()} == \
+        {"shadow": 30, "vegetation": 20, "inner": 17, "outer": 40}
+
+
+def test_level_4_canvases_paste_untransformed_segments_unless_asked(canvas_root, tmp_path):
+    root = root_after_steps(canvas_root, tmp_path)
+    image_id = common.list_image_ids(root / "testdata" / "label_refine")[0]
+    name = common.image_name(image_id)
+    # a transformer result that fits every query exactly, in one colour: pasted only with --transform
+    masks = common.load_mat(test_generate_transform.output_file(root, image_id)[0], ["mask"])["mask"]
+    common.save_mat(root / "result" / "transform" / "transform_512" / f"{name}.mat",
+                    {"transferred": (masks[..., None] * np.array([7, 250, 7], np.uint8)).astype(np.uint8)})
+    mat_path = test_generate_canvas.output_files(root, image_id, "1024")[0]
+    default = common.load_mat(mat_path, ["proposal"])["proposal"]
+    for path in test_generate_canvas.output_files(root, image_id, "1024"):
+        path.unlink()
+    test_generate_canvas.main(["--root", str(root), "--level", "1024", "--transform"])
+    transformed = common.load_mat(mat_path, ["proposal"])["proposal"]
+    green = np.all(np.abs(transformed - np.array([7, 250, 7]) / 255) < 1e-6, axis=2)
+    assert green.sum() > 100
+    assert not np.all(np.abs(default - np.array([7, 250, 7]) / 255) < 1e-6, axis=2).any()

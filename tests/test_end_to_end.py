@@ -3,7 +3,6 @@
 import os
 import subprocess
 
-import numpy as np
 import pytest
 
 import sims_common as common
@@ -49,6 +48,7 @@ def test_every_step_wrote_its_files(demo_run):
             ("result/order/data", test_names, ".mat"),
             ("traindata/synthesis/traindata_synthesis_256_512/traindata_mat/05", train_names, ".mat"),
             ("traindata/synthesis/traindata_synthesis_512_1024/traindata_label/05", train_names, ".png"),
+            ("testdata/transform/transform_256", test_names, ".mat"),
             ("testdata/synthesis/transform_order_256", test_names, ".mat"),
             ("testdata/synthesis/transform_order_512", test_names, ".mat"),
             ("testdata/synthesis/transform_order_512_canvas", test_names, ".jpg"),
@@ -71,7 +71,7 @@ def test_the_final_images_and_the_evaluation(demo_run):
     overview = common.read_image(root / "result" / "overview.jpg")
     assert overview.shape[1] == 4 * shape[1] + 3 * 4 and overview.shape[0] >= TEST * shape[0]
     table = [line for line in result.stdout.splitlines()
-             if line.startswith(("SIMS (canvas + synthesis)", "parametric baseline (CRN)", "canvas alone"))]
+             if line.startswith(("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone"))]
     assert len(table) == 3
     for line in table:
         psnr, ssim, lpips = map(float, line.split()[-3:])

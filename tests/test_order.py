@@ -120,6 +120,9 @@ def test_the_planar_rule_puts_objects_in_front_whatever_the_disparity():
     building = car
     assert segment_pairs.front_class(road, building, 1, 3, disparity) == 1   # a building is not an object
     assert segment_pairs.front_class(building, road, 3, 1, np.where(road, 400, 900).astype(np.uint16)) == 3
+    # switched off (--no-planar-rule), the depth decides: the road is closer
+    assert segment_pairs.front_class(road, car, 1, 14, disparity, planar_rule=False) == 1
+    assert segment_pairs.front_class(car, road, 14, 1, disparity, planar_rule=False) == 1
 
 
 def test_pairs_without_disparity_or_contact_are_not_labelled():

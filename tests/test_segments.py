@@ -28,6 +28,16 @@ def test_a_building_cut_by_a_pole_stays_one_segment():
     assert library_mask_pole[:, :, 0].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]]
 
 
+def test_without_the_thin_merge_a_pole_splits_a_building():
+    index = _index([[3, 3, 6, 3, 3],
+                    [3, 3, 6, 3, 3],
+                    [1, 1, 6, 1, 1]])
+    library_mask, library_mask_pole = segments.class_segments(index, BUILDING, thin_merge=False)
+    assert library_mask.shape == (3, 5, 2)
+    assert library_mask[:, :, 0].tolist() == [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]]
+    np.testing.assert_array_equal(library_mask_pole, library_mask)
+
+
 def test_the_pole_mask_keeps_thin_pixels_inside_the_box_only():
     index = _index([[6, 3, 3, 3, 0],
                     [6, 3, 3, 3, 0],
@@ -129,3 +139,18 @@ def test_a_missing_root_is_one_line(tmp_path):
     run = run_script("data_prep/test_connect_component_mask.py", "--root", tmp_path / "absent")
     assert run.returncode == 1
     assert error_lines(run.stderr) == [f"ERROR {tmp_path / 'absent' / 'testdata' / 'label_refine'}: folder not found"]
+
+
+def test_the_mask_scripts_take_no_thin_merge(small_root, tmp_path):
+    import shutil
+    root = tmp_path / "root"
+    shutil.copytree(small_root / "testdata" / "label_refine", root / "testdata" / "label_refine")
+    shutil.copy(small_root / "dataset.json", root / "dataset.json")
+    test_connect_component_mask.main(["--root", str(root), "--no-thin-merge"])
+    for image_id in common.list_image_ids(root / "testdata" / "label_refine"):
+        label = common.read_label(root / "testdata" / "label_refine" / f"{common.image_name(image_id)}.png")
+        for class_id in range(1, 20):
+            path = segments.segment_file(root / "testdata" / "original_mask", class_id, image_id)
+            library_mask, library_mask_pole = segments.read_segment_masks(path, (32, 64))
+            np.testing.assert_array_equal(library_mask, segments.class_segments(label, class_id, thin_merge=False)[0])
+            np.testing.assert_array_equal(library_mask_pole, library_mask)

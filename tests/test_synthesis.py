@@ -102,6 +102,62 @@ def test_the_loss_equals_a_numpy_reference():
     assert float(terms["total"]) == pytest.approx(expected + semantic, rel=1e-4)
 
 
+def test_the_level_4_loss_equals_a_numpy_reference():
+    """Level 4: the pixel term at full size with the full label, VGG on the half-size images
+    (corners aligned), the semantic target the clean label's TF1 nearest neighbour at half size."""
+    rng = np.random.default_rng(2)
+    vgg = vgg_features.VggFeatures(_tiny_vgg(rng), vgg_features.VGG16_LAYERS, lambda x: x / 255.0, "vgg16")
+    shape, half = (32, 64), (16, 32)
+    real = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
+    fake = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
+    label = common.one_hot_labels(rng.integers(0, 20, shape).astype(np.uint8))[None].astype(np.float32)
+    clean_index = rng.integers(0, 19, shape).astype(np.uint8)
+    clean = common.one_hot_labels(clean_index)[None].astype(np.float32)
+    logits = rng.normal(size=(1,) + half + (20,)).astype(np.float32)
+    terms = synthesis_loss(vgg, tf.constant(real), tf.constant(fake), tf.constant(logits), tf.constant(label),
+                           tf.constant(clean), vgg_weight_scale=2.0)
+
+    def weighted(real_map, fake_map):
+        error = np.abs(real_map - fake_map).mean(axis=2)
+        resized = _resize_corners(label[0], *error.shape)
+        return sum((resized[:, :, c] * error).mean() for c in range(20))
+
+    assert float(terms["input"]) == pytest.approx(weighted(real[0], fake[0]), rel=1e-4)
+    real_half, fake_half = _resize_corners(real[0], *half), _resize_corners(fake[0], *half)
+    real_features = {k: v.numpy()[0] for k, v in vgg(tf.constant(real_half[None], tf.float32)).items()}
+    fake_features = {k: v.numpy()[0] for k, v in vgg(tf.constant(fake_half[None], tf.float32)).items()}
+    for layer, weight in LOSS_WEIGHTS[1:]:
+        expected = weight * 2.0 * weighted(real_features[layer], fake_features[layer])
+        assert float(terms[layer]) == pytest.approx(expected, rel=1e-3), layer
+    target = common.one_hot_labels(clean_index[::2, ::2])
+    log_softmax = logits[0] - np.log(np.exp(logits[0]).sum(axis=2, keepdims=True))
+    assert float(terms["semantic"]) == pytest.approx(10 * -(target * log_softmax).sum(axis=2).mean(), rel=1e-4)
+
+
+def test_level_4_refines_on_the_input_resized_without_aligned_corners():
+    """TF1's resize_bilinear without align_corners halves a size by taking every other pixel."""
+    full = tf.constant(np.random.default_rng(3).random((1, 16, 32, 24)), tf.float32)
+    np.testing.assert_allclose(SynthesisNetwork(4).refinement_input(full).numpy(), full.numpy()[:, ::2, ::2],
+                               atol=1e-6)
+    np.testing.assert_array_equal(SynthesisNetwork(2).refinement_input(full).numpy(), full.numpy())
+
+
+def test_the_scripts_carry_the_originals_schedules_and_sets():
+    import synthesis_1024_2048
+    import synthesis_256_512
+    import synthesis_512_1024
+
+    level1, level2, level4 = synthesis_256_512.CONFIG, synthesis_512_1024.CONFIG, synthesis_1024_2048.CONFIG
+    assert (level1.epochs, level2.epochs, level4.epochs) == (800, 100, 100)
+    assert (level1.sets, level2.sets, level4.sets) == (5, 5, 2)
+    assert level1.learning_rate(1) == pytest.approx(1e-6)
+    assert level1.learning_rate(11) == pytest.approx(1e-6 * 1.1 ** 10)
+    assert level1.learning_rate(100) == 1e-3 and level1.learning_rate(112) == 1e-3
+    assert level1.learning_rate(113) == 1e-4 and level1.learning_rate(800) == 1e-4
+    assert level2.learning_rate(1) == level4.learning_rate(50) == 1e-4
+    assert train_generate_synthesis.SETS == {"256": 5, "512": 5, "1024": 2}
+
+
 def test_vgg_features_are_relu_convolutions():
     rng = np.random.default_rng(2)
     weights = _tiny_vgg(rng)
@@ -204,14 +260,15 @@ def synthesis_root(searched_small_root, tmp_path_factory):
     root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("synthesis"), test_generate_transform)
     for level in ("256", "512"):
         train_generate_synthesis.main(["--root", str(root), "--level", level, "--sets", "1"])
+        test_generate_transform.main(["--root", str(root), "--level", level])
         test_generate_canvas.main(["--root", str(root), "--level", level])
     return root
 
 
 def test_progressive_initialisation_copies_shared_layers_only(synthesis_root, tmp_path):
     root = root_after_steps(synthesis_root, tmp_path)
-    config256 = synthesis.Config(level=1, learning_rate=1e-4, epochs=1, save_every=10)
-    config512 = synthesis.Config(level=2, learning_rate=1e-4, epochs=1, save_every=10)
+    config256 = synthesis.Config(level=1, learning_rate=lambda epoch: 1e-4, epochs=1, sets=1, save_every=10)
+    config512 = synthesis.Config(level=2, learning_rate=lambda epoch: 1e-4, epochs=1, sets=1, save_every=10)
     tf.random.set_seed(7)
     lower = SynthesisNetwork(1)
     tf.train.CheckpointManager(tf.train.Checkpoint(network=lower), str(root / config256.model_folder), 1).save()
@@ -229,14 +286,28 @@ def test_progressive_initialisation_copies_shared_layers_only(synthesis_root, tm
     assert len(lower_values.keys() & before.keys()) > 80
 
 
+def _logged(folder, tag):
+    """{step: value} of a scalar in a network's TensorBoard logs."""
+    return {event.step: float(tf.make_ndarray(value.tensor)) for path in sorted((folder / "logs").glob("events.*"))
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value
+            if value.tag == tag}
+
+
 def test_training_then_test_phase_write_images(synthesis_root, tmp_path):
     root = root_after_steps(synthesis_root, tmp_path)
-    trained = run_script("python_code/synthesis_256_512.py", "--train", "--root", root, "--max-steps", 2)
+    missing = run_script("python_code/synthesis_256_512.py", "--train", "--root", root, "--max-steps", 2)
+    (line,) = error_lines(missing.stderr)
+    assert missing.returncode != 0 and "traindata_mat/02" in line and "--sets 5" in line
+    trained = run_script("python_code/synthesis_256_512.py", "--train", "--root", root, "--max-steps", 2, "--sets", 1)
     assert trained.returncode == 0, trained.stderr
     assert "no checkpoint of level" not in trained.stderr
-    trained = run_script("python_code/synthesis_512_1024.py", "--train", "--root", root, "--max-steps", 1)
+    assert _logged(root / "trainedmodels" / "synthesis" / "synthesis_256", "learning_rate") == \
+        pytest.approx({0: 1e-6, 1: 1e-6})   # the original's warm-up starts at 1e-6
+    trained = run_script("python_code/synthesis_512_1024.py", "--train", "--root", root, "--max-steps", 1,
+                         "--sets", 1, "--learning-rate", 3e-4)
     assert trained.returncode == 0, trained.stderr
     assert "initialised" in trained.stderr
+    assert _logged(root / "trainedmodels" / "synthesis" / "synthesis_512", "learning_rate") == pytest.approx({0: 3e-4})
     tested = run_script("python_code/synthesis_512_1024.py", "--test", "--root", root)
     assert tested.returncode == 0, tested.stderr
     shape = common.load_sizes(root).shape(2)

@@ -31,21 +31,57 @@ def _smooth_blobs(rng, height, width, count=6):
 
 # --- the warp -----------------------------------------------------------------------------------
 
-def test_identity_warp_returns_the_input():
+def test_identity_warp_returns_the_input_when_clamping():
     images = np.random.default_rng(0).random((3, 9, 14, 5)).astype(np.float32)
-    warped = affine_warp(images, np.tile(IDENTITY, (3, 1)))
+    warped = affine_warp(images, np.tile(IDENTITY, (3, 1)), outside="clamp")
     np.testing.assert_allclose(warped.numpy(), images, atol=1e-6)
+
+
+def test_the_original_sampler_blanks_the_last_row_and_column_even_under_the_identity():
+    """The original clips the neighbour indices but weights by the unclipped point: at x = W-1
+    both weights are 0, so its identity warp loses the last column and row."""
+    images = np.random.default_rng(0).random((2, 9, 14, 3)).astype(np.float32) + 0.1
+    warped = affine_warp(images, np.tile(IDENTITY, (2, 1))).numpy()
+    np.testing.assert_allclose(warped[:, :-1, :-1], images[:, :-1, :-1], atol=1e-6)
+    assert not warped[:, -1].any() and not warped[:, :, -1].any()
 
 
 @pytest.mark.parametrize("shift_x, shift_y", [(2, -1), (-3, 4), (0, 1)])
 def test_an_integer_translation_shifts_by_exactly_those_pixels(shift_x, shift_y):
-    images = np.random.default_rng(1).random((2, 12, 16, 3)).astype(np.float32)
+    images = np.random.default_rng(1).random((2, 12, 16, 3)).astype(np.float32) + 0.1
     theta = np.array([[1, 0, shift_x, 0, 1, shift_y]] * 2, np.float32)
-    warped = affine_warp(images, theta).numpy()
-    # output(row, col) samples input(row + shift_y, col + shift_x); the border is clamped
-    rows = np.clip(np.arange(12) + shift_y, 0, 11)
-    cols = np.clip(np.arange(16) + shift_x, 0, 15)
-    np.testing.assert_allclose(warped, images[:, rows][:, :, cols], atol=1e-6)
+    # output(row, col) samples input(row + shift_y, col + shift_x)
+    rows, cols = np.arange(12) + shift_y, np.arange(16) + shift_x
+    clamped = affine_warp(images, theta, outside="clamp").numpy()
+    np.testing.assert_allclose(clamped, images[:, np.clip(rows, 0, 11)][:, :, np.clip(cols, 0, 15)], atol=1e-6)
+    # the original: black wherever the source point is off the image (or on its last row or column)
+    inside = ((rows >= 0) & (rows < 11))[:, None] & ((cols >= 0) & (cols < 15))[None, :]
+    expected = images[:, np.clip(rows, 0, 11)][:, :, np.clip(cols, 0, 15)] * inside[None, :, :, None]
+    np.testing.assert_allclose(affine_warp(images, theta).numpy(), expected, atol=1e-6)
+
+
+def _original_sampler(image, theta):
+    """Plain-loop reference of the original's bilinear sampling for one HxWxC image."""
+    height, width = image.shape[:2]
+    warped = np.zeros_like(image)
+    for row in range(height):
+        for col in range(width):
+            x_t, y_t = col - width // 2, row - height // 2
+            x = theta[0] * x_t + theta[1] * y_t + theta[2] + width // 2
+            y = theta[3] * x_t + theta[4] * y_t + theta[5] + height // 2
+            x0, y0 = int(np.floor(x)), int(np.floor(y))
+            x0c, x1c = min(max(x0, 0), width - 1), min(max(x0 + 1, 0), width - 1)
+            y0c, y1c = min(max(y0, 0), height - 1), min(max(y0 + 1, 0), height - 1)
+            warped[row, col] = ((x1c - x) * (y1c - y) * image[y0c, x0c] + (x1c - x) * (y - y0c) * image[y1c, x0c]
+                                + (x - x0c) * (y1c - y) * image[y0c, x1c] + (x - x0c) * (y - y0c) * image[y1c, x1c])
+    return warped
+
+
+def test_the_default_warp_equals_the_original_sampler_for_a_general_affine_map():
+    image = np.random.default_rng(5).random((10, 16, 2)).astype(np.float32)
+    theta = np.array([1.1, 0.15, 2.6, -0.2, 0.9, -1.3], np.float32)
+    np.testing.assert_allclose(affine_warp(image[None], theta[None]).numpy()[0], _original_sampler(image, theta),
+                               atol=1e-5)
 
 
 def test_scaling_is_about_the_image_centre():
@@ -76,7 +112,7 @@ def test_the_network_starts_at_the_identity_and_its_head_gets_gradients():
         warped, theta = network(proposals, masks, label)
         loss = transform_loss(real, warped, masks)
     np.testing.assert_allclose(theta.numpy(), np.tile(IDENTITY, (3, 1)), atol=1e-6)
-    np.testing.assert_allclose(warped.numpy(), proposals.numpy(), atol=1e-6)
+    np.testing.assert_allclose(warped.numpy()[:, :-1, :-1], proposals.numpy()[:, :-1, :-1], atol=1e-6)
     weights_gradient, bias_gradient = tape.gradient(loss, [network.affine_weights, network.affine_bias])
     assert np.all(np.abs(bias_gradient.numpy()) > 0)
     assert np.abs(weights_gradient.numpy()).max() > 0
@@ -224,7 +260,8 @@ def test_test_inputs_hold_every_segment_once_in_class_order(transform_root):
 # --- the network script -------------------------------------------------------------------------
 
 def test_the_test_phase_handles_none_and_more_than_ten_proposals():
-    """The fresh network is the identity, and rounded parameters warp whole pixels: exact copies."""
+    """The fresh network is the identity, and rounded parameters warp whole pixels: exact copies
+    (but for the last row and column, which the original's sampler leaves black)."""
     rng = np.random.default_rng(9)
     network = TransformNetwork(input_scale=2)
     label = tf.zeros([1, 32, 64, 20])
@@ -232,9 +269,23 @@ def test_the_test_phase_handles_none_and_more_than_ten_proposals():
     mask = rng.integers(0, 2, (13, 32, 64), dtype=np.uint8)
     transferred = transformation.transform_image(network, proposal, mask, label)
     assert transferred.dtype == np.uint8 and transferred.shape == proposal.shape
-    np.testing.assert_array_equal(transferred, proposal)
+    np.testing.assert_array_equal(transferred[:, :-1, :-1], proposal[:, :-1, :-1])
+    assert not transferred[:, -1].any() and not transferred[:, :, -1].any()
     empty = transformation.transform_image(network, proposal[:0], mask[:0], label)
     assert empty.shape == (0, 32, 64, 3) and empty.dtype == np.uint8
+
+
+def test_parameters_are_rounded_at_test_time_unless_switched_off():
+    rng = np.random.default_rng(10)
+    network = TransformNetwork(input_scale=2, outside="clamp")
+    network.affine_bias.assign([1.0, 0.0, 0.4, 0.0, 1.0, 0.0])   # a shift of 0.4 pixels rounds to none
+    label = tf.zeros([1, 32, 64, 20])
+    proposal = rng.integers(0, 256, (2, 32, 64, 3), dtype=np.uint8)
+    mask = np.ones((2, 32, 64), np.uint8)
+    np.testing.assert_array_equal(transformation.transform_image(network, proposal, mask, label), proposal)
+    unrounded = transformation.transform_image(network, proposal, mask, label, round_parameters=False)
+    expected = np.round(0.6 * proposal[:, :, :-1].astype(float) + 0.4 * proposal[:, :, 1:])
+    np.testing.assert_allclose(unrounded[:, :, :-1], expected, atol=1)
 
 
 def _variables(root):
