@@ -96,6 +96,8 @@ def read_segments(root, image_id, sizes, level_name, use_transform):
     level_shape = sizes.shape(common.LEVELS[level_name])
     names = ["proposal", "mask", "class", "proposal_pole_mask", "response_index", "original_index",
              "mask_remained", "class_remained", "all_class_flag"]
+    if not path.exists():
+        raise common.DataError(f"{path}: missing; run data_prep/test_generate_transform.py --level {level_name}")
     data = common.load_mat(path, names)
     count = data["class"].size
     remained = data["class_remained"].size

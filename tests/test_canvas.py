@@ -14,7 +14,7 @@ import test_generate_order
 import test_generate_transform
 import train_generate_order
 import train_generate_synthesis
-from conftest import root_after_steps
+from conftest import error_lines, root_after_steps, run_script
 
 SHAPE = (64, 128)
 ROAD, SIDEWALK, BUILDING, CAR, SKY = 1, 2, 3, 14, 11
@@ -432,3 +432,12 @@ def test_level_4_canvases_paste_untransformed_segments_unless_asked(canvas_root,
     green = np.all(np.abs(transformed - np.array([7, 250, 7]) / 255) < 1e-6, axis=2)
     assert green.sum() > 100
     assert not np.all(np.abs(default - np.array([7, 250, 7]) / 255) < 1e-6, axis=2).any()
+
+
+def test_a_level_without_its_segments_is_one_clear_error(canvas_root, tmp_path):
+    root = root_after_steps(canvas_root, tmp_path)
+    shutil.rmtree(root / "testdata" / "transform" / "transform_256")
+    shutil.rmtree(root / "testdata" / "synthesis" / "transform_order_256")
+    result = run_script("data_prep/test_generate_canvas.py", "--root", root, "--level", "256")
+    (line,) = error_lines(result.stderr)
+    assert result.returncode != 0 and "transform_256" in line and "test_generate_transform.py --level 256" in line
