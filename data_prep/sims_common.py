@@ -144,6 +144,17 @@ def add_runner_arguments(parser):
                              "e.g. --shard $SLURM_ARRAY_TASK_ID/8 with --array=1-8")
 
 
+def positive_int(text):
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
+    return value
+
+
 def parse_shard(text):
     try:
         index, count = (int(part) for part in text.split("/"))

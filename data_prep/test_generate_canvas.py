@@ -112,10 +112,11 @@ def read_segments(root, image_id, sizes, level_name, use_transform):
     transferred = answer
     result = root / TRANSFORM_RESULTS / f"{name}.mat"
     if use_transform and result.exists():
-        transferred = common.load_mat(result, ["transferred"])["transferred"]
-        if transferred.size != count * sizes.shape(2)[0] * sizes.shape(2)[1] * 3:
-            raise common.DataError(f"{result}: transferred does not match the {count} proposals of {path}")
-        transferred = _resize_stack(transferred.reshape((count,) + sizes.shape(2) + (3,)), level_shape)
+        transferred, level2 = common.load_mat(result, ["transferred"])["transferred"], sizes.shape(2)
+        if transferred.size != count * level2[0] * level2[1] * 3:
+            raise common.DataError(f"{result}: transferred does not hold the {count} proposals of {path} "
+                                   f"at {level2[0]}x{level2[1]}")
+        transferred = _resize_stack(transferred.reshape((count,) + level2 + (3,)), level_shape)
     return Segments(
         answer=answer, transferred=transferred, query_masks=query, pole_masks=pole,
         classes=data["class"].ravel().astype(int), original_index=data["original_index"].ravel().astype(int),
@@ -248,7 +249,8 @@ def process_image(image_id, root, sizes, level_name, use_transform, tricks, orig
     segments = read_segments(root, image_id, sizes, level_name, use_transform)
 
     def source_label(response_index):
-        path = root / "traindata" / common.clean_label_folder_at(level) / f"{common.image_name(train_ids[response_index - 1])}.png"
+        source_id = train_ids[response_index - 1]
+        path = root / "traindata" / common.clean_label_folder_at(level) / f"{common.image_name(source_id)}.png"
         return common.resize_nearest(common.read_label(path), shape)
 
     canvas, label = compose_canvas(layout, segments, read_order(root, image_id), source_label,

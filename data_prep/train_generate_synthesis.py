@@ -60,13 +60,10 @@ def linear_shift_support(mask, shift_x, shift_y):
     mask grows by one pixel on those sides."""
     grown = mask.copy()
     for axis, shift in ((1, shift_x), (0, shift_y)):
-        step = int(np.sign(shift))
-        if step:
-            moved = np.zeros_like(grown)
-            target = [slice(None)] * 2
-            source = [slice(None)] * 2
-            target[axis], source[axis] = (slice(1, None), slice(None, -1)) if step > 0 else (slice(None, -1), slice(1, None))
-            moved[tuple(target)] = grown[tuple(source)]
+        if shift:
+            step = 1 if shift > 0 else -1
+            moved = np.roll(grown, step, axis=axis)
+            np.moveaxis(moved, axis, 0)[0 if step > 0 else -1] = False   # nothing wraps round
             grown |= moved
     return grown
 
@@ -183,13 +180,14 @@ def process_image(image_id, root, sizes, level_name, sets, seed, train_ids, inde
 def main(argv=None):
     parser = common.step_parser(__doc__)
     common.add_level_argument(parser)
-    parser.add_argument("--sets", type=int, help="random sets per image (default: the original's 5 at 256 and "
-                                                 "512, 2 at 1024)")
+    parser.add_argument("--sets", type=common.positive_int,
+                        help="random sets per image (default: the original's 5 at 256 and 512, 2 at 1024)")
     parser.add_argument("--colour-transfer-chance", type=float, default=COLOUR_TRANSFER_CHANCE,
                         help="share of pieces given the retrieved image's colours (default 0.2)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    args.sets = args.sets or SETS[args.level]
+    if args.sets is None:
+        args.sets = SETS[args.level]
     root = args.root.resolve()
     index_folder = segment_index.prepare_index(root, common.load_sizes(root))
     common.run_step(args, f"synthesis training canvases {args.level}", LABEL_FOLDER, process_image,

@@ -2,7 +2,8 @@
 
 Rows (those whose images exist): SIMS (canvas + synthesis, result/synthesis/transform_order_<level>),
 the parametric baseline (the SIMS synthesis network trained and tested on empty canvases: CRN's
-setting, not CRN's own architecture; result/synthesis_parametric/...), and the canvas alone (testdata/synthesis/transform_order_<level>).
+setting, not CRN's own architecture; result/synthesis_parametric/...), and the canvas alone
+(testdata/synthesis/transform_order_<level>).
 Ground truth: testdata/RGB256Full or RGB512Full (the demo data has them; Cityscapes' val images
 after prepare_cityscapes.py). PSNR and SSIM are TensorFlow's (images in 0..255; SSIM with an 11x11
 Gaussian window). LPIPS follows its definition (Zhang et al. 2018, VGG variant): inputs scaled to

@@ -58,7 +58,7 @@ def learning_rate(epoch):
 
 
 def train(args, steps):
-    root, seed, fixed_learning_rate = args.root, args.seed, args.learning_rate
+    root, seed = args.root, args.seed
     shape = args.sizes.shape(LEVEL)
     image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
@@ -74,8 +74,7 @@ def train(args, steps):
         if len(fronts) == 0:
             return None  # no touching pair with depth on both sides
         chosen = rng.permutation(len(fronts))[:BATCH_PAIRS]
-        rate = fixed_learning_rate or learning_rate(index // len(image_ids) + 1)
-        optimizer.learning_rate.assign(rate)
+        rate = training.set_learning_rate(optimizer, index, len(image_ids), learning_rate, args.learning_rate)
         label = label_image(root / TRAIN_LABELS / f"{name}.png", shape)
         loss = train_step(tf.constant(pair_masks[chosen] / 255.0, tf.float32),
                           tf.constant(np.repeat(label, len(chosen), axis=0), tf.float32),

@@ -4,8 +4,9 @@ synthesis_512_1024.py and synthesis_1024_2048.py (which differ only in their con
 Training: each step takes a training image in shuffled order and one of its random canvas sets
 (traindata/synthesis/traindata_synthesis_<level>_<2 level>/): the canvas and the revised label are
 the input, the real image and the clean label (Label256Full / Label512Full / Label1024Full) the
-targets. Adam with the script's learning_rate(epoch) (or --learning-rate), checkpoints in trainedmodels/synthesis/synthesis_<level>/, resume, TensorBoard (each loss term and
-a sample image). A level without a checkpoint of its own starts from the next lower level's newest
+targets. Adam at the script's learning_rate(epoch) (or --learning-rate), checkpoints in
+trainedmodels/synthesis/synthesis_<level>/, resume, TensorBoard (each loss term, the rate and a
+sample image). A level without a checkpoint of its own starts from the next lower level's newest
 checkpoint (all variables both networks have) when there is one. Test: every
 testdata/synthesis/transform_order_<level>/NAME.mat becomes result/synthesis/transform_order_<level>/NAME.png.
 Colours are RGB throughout (the original read its targets as BGR and never swapped them).
@@ -144,8 +145,7 @@ def train(config, args, steps):
         rng = training.step_rng(seed, index)
         name = common.image_name(training.epoch_image(image_ids, seed, index))
         set_name = config.set_names[rng.integers(config.sets)]
-        rate = args.learning_rate or config.learning_rate(index // len(image_ids) + 1)
-        optimizer.learning_rate.assign(rate)
+        rate = training.set_learning_rate(optimizer, index, len(image_ids), config.learning_rate, args.learning_rate)
         canvas = common.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
         if canvas.shape != shape + (3,):
             raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, expected {shape + (3,)}")
@@ -201,7 +201,7 @@ def test(config, args):
 def main(config, training_phase, doc, argv=None):
     """The command line of a synthesis script."""
     def synthesis_options(parser):
-        parser.add_argument("--sets", type=int, default=config.sets,
+        parser.add_argument("--sets", type=common.positive_int, default=config.sets,
                             help=f"random training canvas sets to draw from (default {config.sets})")
         parser.add_argument("--parametric", action="store_true",
                             help="the parametric baseline: this network on empty canvases, trained and tested on "

@@ -11,7 +11,8 @@ aligned); then g_decoder_final (2x256) on [input, decoder]. Level 1 ends with 1x
 and to 20 semantic logits. Level 2 upsamples, concatenates the full-size input and adds
 g_decoder_512 (2x128) before them. Level 4 does that at half size, turns it into RGB there,
 upsamples the RGB, concatenates the full-size input and ends with one 1x1 conv; its logits stay
-at half size. (The half-size input of level 4 is resized without aligning corners, as the original.) Every size is taken from the input, so any base height from 32 works.
+at half size, and its half-size input is resized without aligning corners, as the original.
+Every size is taken from the input, so any base height from 32 works.
 """
 
 import tensorflow as tf

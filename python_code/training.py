@@ -60,6 +60,14 @@ def run_phase(args, default_epochs, training_folder, train, test, suffix=".png")
         test(args)
 
 
+def set_learning_rate(optimizer, step, images_per_epoch, schedule, fixed=None):
+    """Give the optimizer the rate of a step, schedule(epoch) with epochs counted from 1 as the
+    original's scripts do (or the fixed rate); returns it."""
+    rate = fixed or schedule(step // images_per_epoch + 1)
+    optimizer.learning_rate.assign(rate)
+    return rate
+
+
 def total_steps(args, default_epochs, images_per_epoch):
     if args.max_steps is not None:
         return args.max_steps

@@ -281,6 +281,14 @@ def test_shards_split_the_images_exactly_once():
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
 
 
+def test_positive_int_rejects_zero_negatives_and_text():
+    import argparse
+    assert common.positive_int("3") == 3
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            common.positive_int(bad)
+
+
 def test_parse_shard_rejects_bad_values():
     import argparse
     assert common.parse_shard("2/5") == (2, 5)
