@@ -9,10 +9,11 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
+import quiet_tensorflow
+
+tf = quiet_tensorflow.import_tensorflow()   # before anything else loads TensorFlow noisily
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from tensorflow.core.framework import summary_pb2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
