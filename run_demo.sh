@@ -1,25 +1,46 @@
 #!/usr/bin/env bash
 # The main job on the built-in demo data: installs what it needs into .venv, builds the demo
-# dataset and runs the whole pipeline in the README's order, training every network briefly first
-# (no pretrained model can be downloaded), then the parametric baseline, the evaluation table and
+# dataset and runs the whole pipeline in the README's order, training every network first (no
+# pretrained model can be downloaded), then the parametric baseline, the evaluation table and
 # contact sheets. Interrupted, it continues where it stopped when run again, with the same results.
-# Extra arguments go to make_demo_dataset.py (--train, --test, --base-height, --seed).
-# SIMS_DEMO_ROOT=DIR puts the data elsewhere; SIMS_DEMO_*_STEPS shorten or lengthen training.
+#   ./run_demo.sh [--long] [make_demo_dataset.py options: --train, --test, --base-height, --seed]
+# Presets (README, "The demo"): quick (default, about 15 minutes on two CPU cores) trains the
+# synthesis network at level 256 and evaluates there; --long (or SIMS_DEMO_PRESET=long, about 50
+# minutes) trains longer and adds level 512. SIMS_DEMO_ROOT=DIR puts the data elsewhere;
+# SIMS_DEMO_TRANSFORM_STEPS, SIMS_DEMO_ORDER_STEPS, SIMS_DEMO_SYNTHESIS_STEPS (every level) and
+# SIMS_DEMO_SYNTHESIS_512_STEPS override the preset's training lengths.
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+preset=${SIMS_DEMO_PRESET:-quick}
+if [[ ${1:-} == --long ]]; then preset=long; shift; fi
+case $preset in
+  #      levels      steps: transformation order synthesis-256 synthesis-512
+  quick) levels="256";     preset_steps=(40 40 600 0) ;;
+  long)  levels="256 512"; preset_steps=(40 40 1500 800) ;;
+  *) echo "SIMS_DEMO_PRESET=$preset: expected quick or long" >&2; exit 2 ;;
+esac
 source "$repo_root/.ci/venv.sh"
 cd "$repo_root"
 root=${SIMS_DEMO_ROOT:-$repo_root}
 
 workers=$(( $(nproc) > 1 ? 2 : 1 ))
-step() { echo "== $*" >&2; "$PYTHON" "$@" --root "$root" --workers "$workers"; }
-network() { echo "== $*" >&2; "$PYTHON" "$@" --root "$root"; }
-train() { network "$@" --train --save-every 10; }   # frequent checkpoints: an interrupted run loses little
-transform_steps=${SIMS_DEMO_TRANSFORM_STEPS:-40}
-order_steps=${SIMS_DEMO_ORDER_STEPS:-40}
-synthesis_steps=${SIMS_DEMO_SYNTHESIS_STEPS:-40}
+started=$SECONDS
+say() { echo "== $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s $*" >&2; }
+step() { say "$@"; "$PYTHON" "$@" --root "$root" --workers "$workers"; }
+network() { say "$@"; "$PYTHON" "$@" --root "$root"; }
+# frequent checkpoints, so that an interrupted run loses little; the synthesis network's are
+# 0.7 GB (weights and Adam's moments), so it saves less often
+train() { network "$@" --train --save-every 10; }
+train_synthesis() { network "$@" --train --save-every 100; }
+transform_steps=${SIMS_DEMO_TRANSFORM_STEPS:-${preset_steps[0]}}
+order_steps=${SIMS_DEMO_ORDER_STEPS:-${preset_steps[1]}}
+declare -A synthesis_steps=([256]=${SIMS_DEMO_SYNTHESIS_STEPS:-${preset_steps[2]}}
+                            [512]=${SIMS_DEMO_SYNTHESIS_512_STEPS:-${SIMS_DEMO_SYNTHESIS_STEPS:-${preset_steps[3]}}})
+declare -A synthesis_script=([256]=python_code/synthesis_256_512.py [512]=python_code/synthesis_512_1024.py)
+final_level=${levels##* }
+say "preset $preset: synthesis at level(s) $levels, evaluated at $final_level"
 
-step data_prep/make_demo_dataset.py "$@"
+step data_prep/make_demo_dataset.py --base-height 32 "$@"   # later options win
 # Memory bank, query segments, retrieval
 step data_prep/train_connect_component_mask.py
 step data_prep/test_connect_component_mask.py
@@ -35,26 +56,29 @@ network python_code/transformation.py --test
 step data_prep/test_generate_order.py
 train python_code/order.py --max-steps "$order_steps" --learning-rate 1e-4
 network python_code/order.py --test
-# 5: canvases (and the synthesis training canvases) at the two demo levels; level 256 pastes
+# 5: canvases (and the synthesis training canvases) at the demo's levels; level 256 pastes
 # segments cut from its own images (step 1 at that level)
 step data_prep/test_generate_transform.py --level 256
-for level in 256 512; do
+for level in $levels; do
   step data_prep/train_generate_synthesis.py --level "$level"
   step data_prep/test_generate_canvas.py --level "$level"
 done
-# 6: synthesis, coarse to fine, then the parametric baseline (empty canvases) the same way; the
-# level-256 warm-up (1e-6 growing 10 % an epoch) would not move in a short run, so both levels use 1e-4
+# 6: synthesis, coarse to fine, then the parametric baseline (empty canvases) the same way. Every
+# level trains at a fixed 1e-4: the original's level-256 warm-up, even squeezed into the run
+# (--schedule-steps), scored worse (README, "The demo")
 for variant in "" --parametric; do
-  train python_code/synthesis_256_512.py --max-steps "$synthesis_steps" --learning-rate 1e-4 $variant
-  train python_code/synthesis_512_1024.py --max-steps "$synthesis_steps" $variant
-  network python_code/synthesis_512_1024.py --test $variant
+  for level in $levels; do
+    train_synthesis "${synthesis_script[$level]}" --max-steps "${synthesis_steps[$level]}" --learning-rate 1e-4 $variant
+  done
+  network "${synthesis_script[$final_level]}" --test $variant
 done
-network python_code/evaluate.py   # the table, then the contact sheets
+network python_code/evaluate.py --level "$final_level"   # the table, then the contact sheets
+say "done"
 
 echo "demo data:            $root/traindata, $root/testdata (sizes in $root/dataset.json)"
 echo "aligned segments:     $root/result/transform/transform_512"
 echo "ordering predictions: $root/result/order/data"
-echo "canvases:             $root/testdata/synthesis/transform_order_512_canvas"
-echo "synthesized images:   $root/result/synthesis/transform_order_512"
-echo "parametric baseline:  $root/result/synthesis_parametric/transform_order_512"
-echo "contact sheets:       $root/result/contact_sheets (label | canvas | synthesized | ground truth), $root/result/overview.jpg"
+echo "canvases:             $root/testdata/synthesis/transform_order_${final_level}_canvas"
+echo "synthesized images:   $root/result/synthesis/transform_order_$final_level"
+echo "parametric baseline:  $root/result/synthesis_parametric/transform_order_$final_level"
+echo "contact sheets:       $root/result/contact_sheets (label | canvas | SIMS | parametric | ground truth), $root/result/overview.jpg"

@@ -66,6 +66,7 @@ def train(args, steps):
     network = OrderNetwork()
     optimizer = tf.keras.optimizers.Adam(learning_rate(1))
     train_step = make_train_step(network, optimizer)
+    epoch_steps = training.steps_per_epoch(args, EPOCHS, len(image_ids))
 
     def step(index):
         rng = training.step_rng(seed, index)
@@ -74,7 +75,7 @@ def train(args, steps):
         if len(fronts) == 0:
             return None  # no touching pair with depth on both sides
         chosen = rng.permutation(len(fronts))[:BATCH_PAIRS]
-        rate = training.set_learning_rate(optimizer, index, len(image_ids), learning_rate, args.learning_rate)
+        rate = training.set_learning_rate(optimizer, index, epoch_steps, learning_rate, args.learning_rate)
         label = label_image(root / TRAIN_LABELS / f"{name}.png", shape)
         loss = train_step(tf.constant(pair_masks[chosen] / 255.0, tf.float32),
                           tf.constant(np.repeat(label, len(chosen), axis=0), tf.float32),

@@ -140,12 +140,13 @@ def train(config, args, steps):
         initialise_from_lower_level(root, config, network)
     optimizer = tf.keras.optimizers.Adam(config.learning_rate(1))
     train_step = make_train_step(network, vgg, optimizer, VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0)
+    epoch_steps = training.steps_per_epoch(args, config.epochs, len(image_ids))
 
     def step(index):
         rng = training.step_rng(seed, index)
         name = common.image_name(training.epoch_image(image_ids, seed, index))
         set_name = config.set_names[rng.integers(config.sets)]
-        rate = training.set_learning_rate(optimizer, index, len(image_ids), config.learning_rate, args.learning_rate)
+        rate = training.set_learning_rate(optimizer, index, epoch_steps, config.learning_rate, args.learning_rate)
         canvas = common.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
         if canvas.shape != shape + (3,):
             raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, expected {shape + (3,)}")

@@ -4,6 +4,7 @@ order.py and the synthesis scripts).
 """
 
 import argparse
+import fractions
 import logging
 import os
 import sys
@@ -39,6 +40,10 @@ def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help
     parser.add_argument("--max-steps", type=int, help="stop training after this many steps in all")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
     parser.add_argument("--learning-rate", type=float, default=learning_rate, help=learning_rate_help)
+    if learning_rate is None:  # the script follows an epoch schedule
+        parser.add_argument("--schedule-steps", type=common.positive_int,
+                            help="run the script's whole learning-rate schedule (all its epochs) in this many "
+                                 "steps, for short runs; by default an epoch is one pass over the training images")
     parser.add_argument("--save-every", type=int, default=save_every,
                         help=f"steps between checkpoints (default {save_every})")
     if add_arguments:
@@ -61,10 +66,18 @@ def run_phase(args, default_epochs, training_folder, train, test, suffix=".png")
         test(args)
 
 
-def set_learning_rate(optimizer, step, images_per_epoch, schedule, fixed=None):
+def steps_per_epoch(args, epochs, images_per_epoch):
+    """Steps of one schedule epoch: a pass over the training images, or the script's epochs
+    squeezed into --schedule-steps (an exact fraction then, so that epochs start on the right step)."""
+    if getattr(args, "schedule_steps", None):
+        return fractions.Fraction(args.schedule_steps, epochs)
+    return images_per_epoch
+
+
+def set_learning_rate(optimizer, step, steps_per_epoch, schedule, fixed=None):
     """Give the optimizer the rate of a step, schedule(epoch) with epochs counted from 1 as the
     original's scripts do (or the fixed rate); returns it."""
-    rate = fixed or schedule(step // images_per_epoch + 1)
+    rate = fixed or schedule(int(step // steps_per_epoch) + 1)
     optimizer.learning_rate.assign(rate)
     return rate
 

@@ -1,4 +1,6 @@
-"""The whole demo at tiny scale through run_demo.sh itself: every step's files and the final images."""
+"""The whole demo at tiny scale through run_demo.sh itself: every step's files and the final images
+of the quick preset, then --long on the same root, which keeps what the quick run finished and adds
+level 512."""
 
 import os
 import subprocess
@@ -11,11 +13,11 @@ from conftest import REPO_ROOT
 TRAIN, TEST = 12, 2
 
 
-def _run_demo(root):
+def _run_demo(root, *preset):
     """run_demo.sh as a user runs it, on a tiny demo set in `root`, two steps per network."""
     environment = dict(os.environ, SIMS_DEMO_ROOT=str(root), SIMS_DEMO_TRANSFORM_STEPS="2",
                        SIMS_DEMO_ORDER_STEPS="2", SIMS_DEMO_SYNTHESIS_STEPS="2")
-    result = subprocess.run(["bash", str(REPO_ROOT / "run_demo.sh"), "--train", str(TRAIN), "--test", str(TEST),
+    result = subprocess.run(["bash", str(REPO_ROOT / "run_demo.sh"), *preset, "--train", str(TRAIN), "--test", str(TEST),
                              "--base-height", "32", "--seed", "3"],
                             env=environment, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -47,29 +49,34 @@ def test_every_step_wrote_its_files(demo_run):
             ("testdata/order", test_names, ".mat"),
             ("result/order/data", test_names, ".mat"),
             ("traindata/synthesis/traindata_synthesis_256_512/traindata_mat/05", train_names, ".mat"),
-            ("traindata/synthesis/traindata_synthesis_512_1024/traindata_label/05", train_names, ".png"),
+            ("traindata/synthesis/traindata_synthesis_256_512/traindata_label/05", train_names, ".png"),
             ("testdata/transform/transform_256", test_names, ".mat"),
             ("testdata/synthesis/transform_order_256", test_names, ".mat"),
-            ("testdata/synthesis/transform_order_512", test_names, ".mat"),
-            ("testdata/synthesis/transform_order_512_canvas", test_names, ".jpg"),
-            ("result/synthesis/transform_order_512", test_names, ".png"),
-            ("result/synthesis_parametric/transform_order_512", test_names, ".png"),
+            ("testdata/synthesis/transform_order_256_canvas", test_names, ".jpg"),
+            ("result/synthesis/transform_order_256", test_names, ".png"),
+            ("result/synthesis_parametric/transform_order_256", test_names, ".png"),
             ("result/contact_sheets", test_names, ".jpg")):
         assert _names(root / folder, suffix) == [name + suffix for name in names], folder
     assert (root / "traindata" / "order.mat").exists() and (root / "traindata" / "order_frequency.mat").exists()
-    for model in ("transform", "order", "synthesis/synthesis_256", "synthesis/synthesis_512",
-                  "synthesis_parametric/synthesis_512"):
+    for model in ("transform", "order", "synthesis/synthesis_256", "synthesis_parametric/synthesis_256"):
         assert list((root / "trainedmodels" / model).glob("ckpt-2.index")), model
+    # the quick preset stops at level 256
+    assert not (root / "trainedmodels" / "synthesis" / "synthesis_512").exists()
+    assert not (root / "testdata" / "synthesis" / "transform_order_512").exists()
 
 
-def test_the_final_images_and_the_evaluation(demo_run):
-    root, result = demo_run
-    shape = common.load_sizes(root).shape(2)
-    for path in (root / "result" / "synthesis" / "transform_order_512").glob("*.png"):
+def _check_final_images_and_table(root, result, level):
+    shape = common.load_sizes(root).shape(level)
+    level_name = {1: "256", 2: "512"}[level]
+    images = list((root / "result" / "synthesis" / f"transform_order_{level_name}").glob("*.png"))
+    assert len(images) == TEST
+    for path in images:
         image = common.read_image(path)
         assert image.shape == shape + (3,) and image.std() > 0
+    # label | canvas | SIMS | parametric | ground truth, enlarged to at least 128 pixels high
     overview = common.read_image(root / "result" / "overview.jpg")
-    assert overview.shape[1] == 4 * shape[1] + 3 * 4 and overview.shape[0] >= TEST * shape[0]
+    factor = -(-128 // shape[0])
+    assert overview.shape[1] == 5 * factor * shape[1] + 4 * 4 and overview.shape[0] >= TEST * factor * shape[0]
     table = [line for line in result.stdout.splitlines()
              if line.startswith(("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone"))]
     assert len(table) == 3
@@ -78,9 +85,18 @@ def test_the_final_images_and_the_evaluation(demo_run):
         assert 0 < psnr < 100 and -1 <= ssim <= 1 and 0 <= lpips < 2
 
 
-def test_a_rerun_skips_everything_and_changes_nothing(demo_run):
+def test_the_final_images_and_the_evaluation(demo_run):
+    root, result = demo_run
+    assert "preset quick" in result.stderr and "evaluate.py --level 256" in result.stderr
+    _check_final_images_and_table(root, result, 1)
+
+
+def test_long_on_the_same_root_keeps_the_quick_runs_work_and_adds_level_512(demo_run):
     root, _ = demo_run
     before = {path: path.read_bytes() for path in (root / "result" / "synthesis").rglob("*.png")}
-    again = _run_demo(root)
-    assert "already there" in again.stderr
-    assert {path: path.read_bytes() for path in (root / "result" / "synthesis").rglob("*.png")} == before
+    longer = _run_demo(root, "--long")
+    assert "preset long" in longer.stderr and "already there" in longer.stderr
+    assert {path: (root / path).read_bytes() for path in before} == before
+    for model in ("synthesis/synthesis_512", "synthesis_parametric/synthesis_512"):
+        assert list((root / "trainedmodels" / model).glob("ckpt-2.index")), model
+    _check_final_images_and_table(root, longer, 2)

@@ -158,6 +158,29 @@ def test_the_scripts_carry_the_originals_schedules_and_sets():
     assert train_generate_synthesis.SETS == {"256": 5, "512": 5, "1024": 2}
 
 
+def test_schedule_steps_squeeze_the_whole_schedule_into_the_run():
+    import argparse
+
+    import synthesis_256_512
+    import training
+
+    schedule, epochs = synthesis_256_512.learning_rate, synthesis_256_512.EPOCHS
+    optimizer = tf.keras.optimizers.Adam(1.0)
+
+    def rates(args, images, steps):
+        per_epoch = training.steps_per_epoch(args, epochs, images)
+        return [training.set_learning_rate(optimizer, step, per_epoch, schedule) for step in steps]
+
+    # by default an epoch is a pass over the images: 40 images, so step 40 starts epoch 2
+    assert rates(argparse.Namespace(schedule_steps=None), 40, [0, 39, 40]) == \
+        pytest.approx([1e-6, 1e-6, 1.1e-6])
+    # 800 epochs in 80 steps: ten epochs a step, the 1e-3 plateau ends with epoch 112 (step 11)
+    squeezed = rates(argparse.Namespace(schedule_steps=80), 40, [0, 1, 11, 12, 79])
+    assert squeezed == pytest.approx([1e-6, 1e-6 * 1.1 ** 10, 1e-3, 1e-4, 1e-4])
+    assert float(optimizer.learning_rate) == pytest.approx(1e-4)
+    # a fixed rate wins over both
+    assert training.set_learning_rate(optimizer, 5, 0.1, schedule, fixed=3e-4) == 3e-4
+
 def test_vgg_features_are_relu_convolutions():
     rng = np.random.default_rng(2)
     weights = _tiny_vgg(rng)
