@@ -1,8 +1,8 @@
 """Speed of the networks: forward and training-step time, FLOPs, and how close they run to the
 machine's matmul speed measured in the same run.
 
-Each network runs at the demo size (base height 64: its level's size there) and at 256x512:
-the transformation network on 10 proposals, the ordering network on 10 pairs, the synthesis
+Each network runs at base height 64 (make_demo_dataset.py's default; run_demo.sh uses 32) and
+at 256x512: the transformation network on 10 proposals, the ordering network on 10 pairs, the synthesis
 network at levels 1 and 2 (one image; its training step includes the VGG loss). FLOPs of the
 forward pass come from TensorFlow's graph profiler; the achieved FLOP/s are divided by those of
 a 4096x4096 float32 matmul timed here. The last line reads `synthesis_256_fraction_of_matmul=<x>`

@@ -69,7 +69,7 @@ def run_phase(args, default_epochs, training_folder, train, test, suffix=".png")
 def steps_per_epoch(args, epochs, images_per_epoch):
     """Steps of one schedule epoch: a pass over the training images, or the script's epochs
     squeezed into --schedule-steps (an exact fraction then, so that epochs start on the right step)."""
-    if getattr(args, "schedule_steps", None):
+    if args.schedule_steps:
         return fractions.Fraction(args.schedule_steps, epochs)
     return images_per_epoch
 
