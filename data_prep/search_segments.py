@@ -13,6 +13,8 @@ area <= the area threshold and slots without a positive IoU stay zero, as in the
 Unlike the original, it writes where the next step reads (it wrote to ../data/testdata/).
 """
 
+import functools
+
 import numpy as np
 
 import segment_index
@@ -22,6 +24,7 @@ import sims_common as common
 QUERY_FOLDER = "testdata/original_mask"
 OUTPUT_FOLDER = "testdata/searched_top10_segments"
 TOPK = 10
+TRAINING_IMAGE_CACHE = 64  # decoded memory-bank images kept per process (0.4 MB each at 256x512)
 
 _OPEN_INDEXES = {}  # one per process: the memory maps are opened once, not per image
 
@@ -36,8 +39,9 @@ def open_index(root, sizes):
 def search_class(query_masks, class_index, area_threshold, topk, training_image):
     """The search variables of one class for an HxWxN stack of query masks."""
     height, width, count = query_masks.shape
-    proposal = np.zeros((height, width, 3, topk, count), np.uint8)
-    proposal_pole_mask = np.zeros((height, width, topk, count), np.uint8)
+    # column-major, as the file stores them: each slot is one contiguous block, written as it is
+    proposal = np.zeros((height, width, 3, topk, count), np.uint8, order="F")
+    proposal_pole_mask = np.zeros((height, width, topk, count), np.uint8, order="F")
     proposal_iou = np.zeros((topk, count), np.float32)
     response_index = np.zeros((topk, count), np.float32)
     response_segment = np.zeros((topk, count), np.float32)
@@ -46,10 +50,12 @@ def search_class(query_masks, class_index, area_threshold, topk, training_image)
         if query.sum() <= area_threshold:
             continue
         for slot, match in enumerate(class_index.top_k(query, topk)):
-            mask = class_index.mask(match.row)
             # library_img is the training image under library_mask, so it is rebuilt from the
-            # image instead of reloading the segment file.
-            proposal[:, :, :, slot, j] = training_image(match.image_id) * mask[:, :, None]
+            # image instead of reloading the segment file; outside the mask's box it stays 0
+            top, bottom, left, right = class_index.box[match.row]
+            box = (slice(top, bottom + 1), slice(left, right + 1))
+            np.multiply(training_image(match.image_id)[box], class_index.mask(match.row)[box][:, :, None],
+                        out=proposal[box + (slice(None), slot, j)])
             proposal_pole_mask[:, :, slot, j] = class_index.pole_mask(match.row)
             proposal_iou[slot, j] = match.iou
             response_index[slot, j] = match.image
@@ -58,21 +64,26 @@ def search_class(query_masks, class_index, area_threshold, topk, training_image)
             "response_index": response_index, "response_segment": response_segment}
 
 
+@functools.lru_cache(maxsize=TRAINING_IMAGE_CACHE)
+def read_training_image(path, shape):
+    """A memory-bank image, decoded once per process while it stays among the recently used."""
+    image = common.read_image(path, shape=shape)
+    image.flags.writeable = False
+    return image
+
+
 def process_image(image_id, root, sizes, topk):
     index = open_index(root, sizes)
-    images = {}
 
     def training_image(train_id):
-        if train_id not in images:
-            path = root / segment_index.TRAIN_IMAGE_FOLDER / f"{common.image_name(train_id)}.png"
-            images[train_id] = common.read_image(path, shape=sizes.shape(1))
-        return images[train_id]
+        return read_training_image(root / segment_index.TRAIN_IMAGE_FOLDER / f"{common.image_name(train_id)}.png",
+                                   sizes.shape(1))
 
     for class_id in range(1, common.NUM_CLASSES + 1):
         query_file = segments.segment_file(root / QUERY_FOLDER, class_id, image_id)
         (query_masks,) = segments.read_segment_masks(query_file, sizes.shape(1), names=("library_mask",))
         result = search_class(query_masks, index.of_class(class_id), sizes.area_threshold, topk, training_image)
-        common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), result)
+        common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), result, background=True)
 
 
 def output_files(root, image_id):

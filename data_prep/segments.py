@@ -33,8 +33,8 @@ def class_segments(index, class_id, thin_merge=True):
 
     height, width = index.shape
     kept = [k for k in range(1, count + 1) if own_count[k] > thin_count[k]]
-    library_mask = np.zeros((height, width, len(kept)), np.uint8)
-    library_mask_pole = np.zeros((height, width, len(kept)), np.uint8)
+    library_mask = np.zeros((height, width, len(kept)), np.uint8, order="F")  # as the file stores it
+    library_mask_pole = np.zeros((height, width, len(kept)), np.uint8, order="F")
     boxes = scipy.ndimage.find_objects(labels)
     for slot, component_id in enumerate(kept):
         box = boxes[component_id - 1]
@@ -54,7 +54,8 @@ def add_thin_merge_argument(parser):
 
 def segment_pixels(rgb, library_mask):
     """library_img: the image (HxWx3) under each mask, HxWx3xN uint8."""
-    return (np.asarray(rgb, np.uint8)[:, :, :, None] * library_mask[:, :, None, :]).astype(np.uint8)
+    pixels = np.empty(library_mask.shape[:2] + (3, library_mask.shape[2]), np.uint8, order="F")
+    return np.multiply(np.asarray(rgb, np.uint8)[:, :, :, None], library_mask[:, :, None, :], out=pixels)
 
 
 def segment_file(folder, class_id, image_id):

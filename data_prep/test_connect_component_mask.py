@@ -19,7 +19,7 @@ def process_image(image_id, root, sizes, thin_merge=True):
     for class_id in range(1, common.NUM_CLASSES + 1):
         library_mask, library_mask_pole = segments.class_segments(index, class_id, thin_merge)
         common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id),
-                        {"library_mask": library_mask, "library_mask_pole": library_mask_pole})
+                        {"library_mask": library_mask, "library_mask_pole": library_mask_pole}, background=True)
 
 
 def output_files(root, image_id):

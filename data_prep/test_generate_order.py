@@ -32,7 +32,7 @@ def process_image(image_id, root, sizes, order):
         pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class))
         rows.append((j, k, first_class, second_class))
     common.save_mat(output_file(root, image_id)[0], {
-        "semantic_segment_mask": np.stack(pair_masks, axis=3) if pair_masks else np.zeros(shape + (3, 0), np.uint8),
+        "semantic_segment_mask": common.stack_for_mat(pair_masks, shape + (3,), np.uint8),
         "semantic_segment_label": np.array(rows, np.float64).reshape(-1, 4),
     })
 

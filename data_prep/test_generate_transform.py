@@ -80,7 +80,7 @@ def process_image(image_id, root, sizes, level_name, train_ids, order):
                 all_class_flag.append((2, len(remained["class_remained"])))
 
     def stack(values, dtype, tail=()):
-        return np.array(values, dtype).reshape((len(values),) + tail)
+        return common.stack_for_mat(values, tail, dtype, first=True)
 
     common.save_mat(output_file(root, image_id, level_name)[0], {
         "proposal": stack(kept["proposal"], np.uint8, level_shape + (3,)),

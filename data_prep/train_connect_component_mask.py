@@ -26,7 +26,7 @@ def process_image(image_id, root, sizes, thin_merge=True):
             "library_img": segments.segment_pixels(rgb, library_mask),
             "library_mask": library_mask,
             "library_mask_pole": library_mask_pole,
-        })
+        }, background=True)
 
 
 def output_files(root, image_id):

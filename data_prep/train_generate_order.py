@@ -61,7 +61,7 @@ def process_image(image_id, root, sizes, planar_rule=True):
         fronts.append(front)
         pairs.append((j, k, first_class, second_class))
     common.save_mat(output_file(root, image_id)[0], {
-        "semantic_segment_mask": np.stack(pair_masks, axis=3) if pair_masks else np.zeros(shape + (3, 0), np.uint8),
+        "semantic_segment_mask": common.stack_for_mat(pair_masks, shape + (3,), np.uint8),
         "semantic_segment_label": np.array(fronts, np.uint8).reshape(-1, 1),
         "semantic_segment_pair": np.array(pairs, np.float64).reshape(-1, 4),
     })

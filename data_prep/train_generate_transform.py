@@ -78,14 +78,17 @@ def process_image(image_id, root, sizes, sets, seed):
         (library_mask,) = segments.read_segment_masks(path, sizes.shape(1), names=("library_mask",))
         masks += [common.resize_nearest(library_mask[:, :, j], level2) > 0 for j in range(library_mask.shape[2])
                   if library_mask[:, :, j].sum() > sizes.area_threshold]
+    # the cuts, their masks and targets are the same in every set; only the perturbation is drawn
+    cuts = [image * mask[:, :, None] for mask in masks]
+    mask_stack = common.stack_for_mat(masks, level2, np.uint8, first=True)
+    target_stack = common.stack_for_mat(map(to_uint8, cuts), level2 + (3,), np.uint8, first=True)
     for set_number, path in enumerate(output_files(root, image_id, sets), start=1):
         rng = common.image_rng(seed, image_id, set_number)
-        cuts = [image * mask[:, :, None] for mask in masks]
         common.save_mat(path, {
-            "proposal": np.array([to_uint8(perturb(cut, mask, rng)) for cut, mask in zip(cuts, masks)],
-                                 np.uint8).reshape((-1,) + level2 + (3,)),
-            "mask": np.array(masks, np.uint8).reshape((-1,) + level2),
-            "proposal_gt": np.array([to_uint8(cut) for cut in cuts], np.uint8).reshape((-1,) + level2 + (3,)),
+            "proposal": common.stack_for_mat((to_uint8(perturb(cut, mask, rng)) for cut, mask in zip(cuts, masks)),
+                                             level2 + (3,), np.uint8, first=True),
+            "mask": mask_stack,
+            "proposal_gt": target_stack,
         })
 
 

@@ -84,7 +84,7 @@ def train(args, steps):
 
 def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS):
     """Warp all proposals of one image, NUM_PROPOSALS at a time; returns NxHxWx3 uint8."""
-    transferred = np.zeros(proposal.shape, np.uint8)
+    transferred = np.zeros(proposal.shape, np.uint8, order="F")  # as the .mat file stores it
     for start in range(0, len(proposal), NUM_PROPOSALS):
         part = slice(start, start + NUM_PROPOSALS)
         warped, _ = network(tf.constant(proposal[part] / 255.0, tf.float32),
