@@ -595,6 +595,35 @@ def shard_ids(image_ids, shard):
     return sorted(image_ids)[index - 1::count]
 
 
+MADE_FROM_RECORD = ".made_from.json"  # in an output folder: what its outputs were made from
+
+
+def made_from(folder):
+    """The record of what the outputs in a folder were made from, or None."""
+    try:
+        return json.loads((Path(folder) / MADE_FROM_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def keep_outputs_made_from(sources, folder, suffix, also=()):
+    """A step skips the outputs that are already there, so they must come from the same sources
+    (a checkpoint, other steps' network results, options): when the record of `folder` is not
+    `sources`, its *suffix files, and those of the (folder, suffix) pairs in `also`, are removed
+    so that the step writes them again; then `sources` is recorded."""
+    folder, sources = Path(folder), json.loads(json.dumps(sources))  # as it reads back (tuples are lists)
+    recorded = made_from(folder)
+    if recorded == sources:
+        return
+    earlier = [path for where, pattern in [(folder, suffix), *also] for path in sorted(Path(where).glob(f"*{pattern}"))]
+    if earlier:
+        LOG.warning("%s: removing %d outputs made from other sources (%s); they are made again from %s",
+                    folder, len(earlier), "no record" if recorded is None else json.dumps(recorded), json.dumps(sources))
+        for path in earlier:
+            path.unlink()
+    write_bytes_atomic(folder / MADE_FROM_RECORD, json.dumps(sources).encode())
+
+
 def _process_and_write(process_image, image_id):
     """process_image, then the files it left to be written in the background."""
     global _waiting_for_writes

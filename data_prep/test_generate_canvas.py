@@ -284,6 +284,13 @@ def main(argv=None):
     ordered = len(list((root / ORDER_PREDICTIONS).glob("*.mat")))
     LOG.info("canvas %s: %d images have transformation results, %d ordering predictions; tricks: %s",
              args.level, transformed, ordered, ", ".join(tricks) or "none")
+    # canvases made from other network results or options are made again, not skipped
+    canvas_file, preview_file = output_files(root, 0, args.level)
+    common.keep_outputs_made_from(
+        {"transformation_results": common.made_from(root / TRANSFORM_RESULTS) if args.use_transform else None,
+         "ordering_predictions": common.made_from(root / ORDER_PREDICTIONS),
+         "options": {"tricks": tricks, "original_ordering_cut": args.original_ordering_cut, "seed": args.seed}},
+        canvas_file.parent, ".mat", also=[(preview_file.parent, ".jpg")])
     common.run_step(args, f"canvas {args.level}", LAYOUT_FOLDER, process_image,
                     lambda root_, image_id: output_files(root_, image_id, args.level),
                     level_name=args.level, use_transform=args.use_transform, tricks=tricks,

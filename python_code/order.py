@@ -99,7 +99,7 @@ def predict(network, pair_masks, label):
 def test(args):
     root, shape = args.root, args.sizes.shape(LEVEL)
     network = OrderNetwork()
-    training.restore_for_test(root / MODEL_FOLDER, network)
+    training.restore_for_test(root / MODEL_FOLDER, network, root / RESULT_FOLDER, ".mat")
 
     def result_of(name):
         pair_masks, _ = read_pairs(root / TEST_PAIRS / f"{name}.mat", shape, 4)

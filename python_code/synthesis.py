@@ -179,7 +179,7 @@ def test(config, args):
     if not folder.is_dir():
         raise common.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
     network = SynthesisNetwork(config.level)
-    training.restore_for_test(root / config.model_folder, network)
+    training.restore_for_test(root / config.model_folder, network, root / config.result_folder, ".png", inputs=[folder])
 
     def process(image_id):
         name = common.image_name(image_id)

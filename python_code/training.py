@@ -5,6 +5,7 @@ order.py and the synthesis scripts).
 
 import argparse
 import fractions
+import hashlib
 import logging
 import os
 import sys
@@ -151,14 +152,23 @@ def train(folder, network, optimizer, steps, step_fn, save_every=100, descriptio
     return int(step)
 
 
-def restore_for_test(folder, network):
-    """Load the newest checkpoint of a network; one clear error when there is none."""
+def restore_for_test(folder, network, result_folder=None, result_suffix=None, inputs=()):
+    """Load the newest checkpoint of a network (one clear error when there is none). A test phase
+    names its result folder and the folders of network results it reads (`inputs`): results made
+    by other weights or from other inputs are removed there, so that the phase writes them again
+    instead of skipping them as finished (sims_common.keep_outputs_made_from)."""
     latest = tf.train.latest_checkpoint(str(folder))
     if latest is None:
         raise common.DataError(f"{folder}: no checkpoint found; train the network first "
                                "(training_phase = True at the top of the script, or --train)")
     tf.train.Checkpoint(network=network).restore(latest).expect_partial()
     LOG.info("restored %s", latest)
+    if result_folder is not None:
+        # the .index file lists every variable with the checksum of its saved value
+        sources = {"checkpoint": Path(latest).name,
+                   "sha256": hashlib.sha256(Path(f"{latest}.index").read_bytes()).hexdigest(),
+                   "inputs": [common.made_from(path) for path in inputs]}
+        common.keep_outputs_made_from(sources, result_folder, result_suffix)
     return latest
 
 

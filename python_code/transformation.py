@@ -96,7 +96,7 @@ def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAM
 def test(args):
     root, shape = args.root, args.sizes.shape(LEVEL)
     network = TransformNetwork(input_scale=2, outside=args.outside)
-    training.restore_for_test(root / MODEL_FOLDER, network)
+    training.restore_for_test(root / MODEL_FOLDER, network, root / RESULT_FOLDER, ".mat")
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)

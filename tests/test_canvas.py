@@ -295,6 +295,27 @@ def test_a_rerun_gives_identical_canvases(canvas_root, tmp_path):
         np.testing.assert_array_equal(first, second)
 
 
+def test_canvases_made_from_other_network_results_are_made_again(canvas_root, tmp_path):
+    root = root_after_steps(canvas_root, tmp_path)
+    folder = root / "testdata" / "synthesis" / "transform_order_512"
+    files = sorted(folder.glob("*.mat")) + sorted(folder.with_name(folder.name + "_canvas").glob("*.jpg"))
+    before = [path.stat().st_mtime_ns for path in files]
+    assert len(files) == 6
+    test_generate_canvas.main(["--root", str(root)])   # the same sources: all skipped
+    assert [path.stat().st_mtime_ns for path in files] == before
+    # the ordering network's test phase records the checkpoint its predictions come from
+    predictions = {"checkpoint": "ckpt-9", "sha256": "0" * 64, "inputs": []}
+    common.keep_outputs_made_from(predictions, root / "result" / "order" / "data", ".mat")
+    test_generate_canvas.main(["--root", str(root)])
+    assert all(path.exists() for path in files)
+    assert all(path.stat().st_mtime_ns != time for path, time in zip(files, before))
+    assert common.made_from(folder)["ordering_predictions"] == predictions
+    # other options make other canvases too
+    test_generate_canvas.main(["--root", str(root), "--no-outer-elision"])
+    assert common.made_from(folder)["options"]["tricks"] == [
+        "shadow_removal", "vegetation_band", "inner_elision", "context_fill"]
+
+
 def test_resize_transform_writes_level_2_labels(searched_small_root, tmp_path):
     root = root_after_steps(searched_small_root, tmp_path)
     shutil.rmtree(root / "traindata" / "label_refine_512")

@@ -223,6 +223,18 @@ def test_training_and_test_phase_write_predictions_and_an_empty_file_without_pai
         assert np.isfinite(prediction).all()
         if image_id == lonely:
             assert pairs == 0
+    # a second test phase with the same checkpoint skips every result; after more training it
+    # writes them again from the newer checkpoint
+    results = sorted((root / "result" / "order" / "data").glob("*.mat"))
+    before = [path.stat().st_mtime_ns for path in results]
+    assert run_script("python_code/order.py", "--test", "--root", root).returncode == 0
+    assert [path.stat().st_mtime_ns for path in results] == before
+    assert common.made_from(root / "result" / "order" / "data")["checkpoint"] == "ckpt-3"
+    assert run_script("python_code/order.py", "--train", "--root", root, "--max-steps", 4).returncode == 0
+    tested = run_script("python_code/order.py", "--test", "--root", root)
+    assert tested.returncode == 0 and "removing" in tested.stderr
+    assert all(path.stat().st_mtime_ns != time for path, time in zip(results, before))
+    assert common.made_from(root / "result" / "order" / "data")["checkpoint"] == "ckpt-4"
 
 
 def test_a_missing_checkpoint_is_one_clear_error(tmp_path):

@@ -242,6 +242,24 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mat"]
 
 
+def test_outputs_made_from_other_sources_are_removed_and_the_sources_recorded(tmp_path, caplog):
+    outputs, previews = tmp_path / "out", tmp_path / "out_canvas"
+    for folder, suffix in ((outputs, ".mat"), (previews, ".jpg")):
+        folder.mkdir()
+        (folder / f"a{suffix}").write_bytes(b"1")
+    (outputs / "keep.txt").write_bytes(b"not an output")
+    sources = {"checkpoint": "ckpt-3", "tricks": ("a", "b")}
+    common.keep_outputs_made_from(sources, outputs, ".mat", also=[(previews, ".jpg")])  # no record yet
+    assert sorted(p.name for p in outputs.iterdir()) == [common.MADE_FROM_RECORD, "keep.txt"]
+    assert list(previews.iterdir()) == [] and "removing 2 outputs" in caplog.text
+    (outputs / "a.mat").write_bytes(b"2")
+    common.keep_outputs_made_from(dict(sources), outputs, ".mat")   # the same sources: kept
+    assert (outputs / "a.mat").read_bytes() == b"2"
+    common.keep_outputs_made_from({"checkpoint": "ckpt-4", "tricks": ("a", "b")}, outputs, ".mat")
+    assert not (outputs / "a.mat").exists()
+    assert common.made_from(outputs) == {"checkpoint": "ckpt-4", "tricks": ["a", "b"]}
+
+
 def test_read_image_reports_corrupt_missing_and_wrong_size(tmp_path):
     image = np.zeros((8, 16, 3), np.uint8)
     good = tmp_path / "good.png"
