@@ -47,7 +47,7 @@ def naive_top_k(root, class_id, query, train_ids, shape, k=TOPK):
 def all_queries(root, sizes):
     queries = []
     for test_id in common.list_image_ids(root / "testdata" / "label_refine"):
-        for class_id in range(1, common.NUM_CLASSES + 1):
+        for class_id in range(1, common.load_classes(root).count + 1):
             path = segments.segment_file(root / "testdata" / "original_mask", class_id, test_id)
             (masks,) = segments.read_segment_masks(path, sizes.shape(1), names=("library_mask",))
             queries += [(class_id, masks[:, :, j] > 0) for j in range(masks.shape[2])
@@ -71,7 +71,7 @@ def run(root, naive_limit):
     folder = segment_index.prepare_index(root, sizes)
     build_seconds = time.perf_counter() - start
     index = segment_index.SegmentIndex(folder, sizes)
-    classes = [index.of_class(c) for c in range(1, common.NUM_CLASSES + 1)]
+    classes = [index.of_class(c) for c in range(1, common.load_classes(root).count + 1)]
     train_segments = sum(len(c) for c in classes)
     mapped = sum(c.masks.nbytes + c.poles.nbytes for c in classes)
     metadata = sum(c.area.nbytes + c.box.nbytes + c.image.nbytes + c.image_id.nbytes + c.segment.nbytes

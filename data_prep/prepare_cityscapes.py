@@ -14,16 +14,14 @@ resized with area averaging (bicubic when enlarging), labels and disparity with 
 """
 
 import argparse
-import csv
 import dataclasses
 import functools
-import io
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+import dataset_import
 import sims_common as common
 
 LOG = logging.getLogger("sims")
@@ -31,7 +29,6 @@ LOG = logging.getLogger("sims")
 # Cityscapes label id -> train class index (0-based); all other ids are void.
 LABEL_ID_TO_CLASS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,
                      24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
-SPLITS = {"train": (1, "traindata"), "val": (common.FIRST_TEST_ID, "testdata")}  # first id, folder
 
 ID_TABLE = "cityscapes_ids.csv"
 
@@ -62,7 +59,7 @@ def find_samples(cityscapes):
     if not images_root.is_dir():
         raise common.DataError(f"{images_root}: folder not found (expected the official leftImg8bit/)")
     samples = []
-    for split in SPLITS:
+    for split in dataset_import.SPLITS:
         for image in sorted((images_root / split).glob("*/*_leftImg8bit.png")):
             city, name = image.parent.name, image.name[: -len("_leftImg8bit.png")]
             label = cityscapes / "gtFine" / split / city / f"{name}_gtFine_labelIds.png"
@@ -78,60 +75,36 @@ def find_samples(cityscapes):
 def assign_ids(samples):
     """Train images 1.., val images 100001.., in sorted (city, name) order."""
     ids = {}
-    for split, (first_id, _) in SPLITS.items():
+    for split, (first_id, _) in dataset_import.SPLITS.items():
         in_split = sorted((s for s in samples if s.split == split), key=lambda s: (s.city, s.name))
         ids.update({first_id + position: sample for position, sample in enumerate(in_split)})
     return ids
 
 
 def output_paths(root, image_id, sample):
-    folder = SPLITS[sample.split][1]
-    outputs = common.TRAIN_IMAGE_FOLDERS if sample.split == "train" else common.TEST_IMAGE_FOLDERS
-    name = common.image_name(image_id) + ".png"
-    return {root / folder / sub / name: spec for sub, spec in outputs.items()
-            if not (spec[1] == "disparity" and sample.disparity is None)}
-
-
-def resize_image(rgb, shape):
-    enlarging = shape[0] > rgb.shape[0]
-    return cv2.resize(rgb, shape[::-1], interpolation=cv2.INTER_CUBIC if enlarging else cv2.INTER_AREA)
+    return dataset_import.output_paths(root, image_id, sample.split, sample.disparity is not None)
 
 
 def process_image(image_id, samples, root, sizes):
     sample = samples[image_id]
     rgb = common.read_image(sample.image)
     label_ids = common.read_image(sample.label, channels=1, shape=rgb.shape[:2])
-    classes = label_id_lookup()[label_ids]
-    disparity = None
-    if sample.disparity is not None:
-        disparity = common.read_png16(sample.disparity, shape=rgb.shape[:2])
-    for path, (level, kind) in output_paths(root, image_id, sample).items():
-        shape = sizes.shape(level)
-        if kind == "rgb":
-            common.write_image(path, resize_image(rgb, shape))
-        elif kind == "label":
-            common.write_image(path, common.index_to_label(common.resize_nearest(classes, shape)))
-        else:  # nearest keeps invalid (0) pixels invalid and never mixes disparities
-            common.write_image(path, common.resize_nearest(disparity, shape))
+    disparity = common.read_png16(sample.disparity, shape=rgb.shape[:2]) if sample.disparity is not None else None
+    dataset_import.write_image_files(root, image_id, sample.split, sizes, common.CITYSCAPES,
+                                     rgb, label_id_lookup()[label_ids], disparity)
 
 
 def write_id_table(root, ids):
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["id", "split", "city", "name"])
-    for image_id, sample in sorted(ids.items()):
-        writer.writerow([common.image_name(image_id), sample.split, sample.city, sample.name])
-    common.write_bytes_atomic(Path(root) / ID_TABLE, text.getvalue().encode())
+    dataset_import.write_id_table(Path(root) / ID_TABLE, ["id", "split", "city", "name"],
+                                  [[common.image_name(image_id), sample.split, sample.city, sample.name]
+                                   for image_id, sample in sorted(ids.items())])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cityscapes", type=Path, required=True,
                         help="folder of the official download (holds leftImg8bit/, gtFine/, disparity/)")
-    common.add_root_argument(parser)
-    parser.add_argument("--base-height", type=int, default=common.DEFAULT_BASE_HEIGHT,
-                        help="height of level 1 (the original's 256, the default); a multiple of 32")
-    common.add_runner_arguments(parser)
+    dataset_import.add_output_arguments(parser)
     args = parser.parse_args(argv)
 
     sizes = common.Sizes(args.base_height)

@@ -16,9 +16,11 @@ def output_file(root, image_id):
     return [root / OUTPUT_FOLDER / f"{common.image_name(image_id)}.png"]
 
 
-def process_image(image_id, root, sizes):
-    index = common.read_label(root / INPUT_FOLDER / f"{common.image_name(image_id)}.png", shape=sizes.shape(1))
-    common.write_image(output_file(root, image_id)[0], common.index_to_label(common.resize_nearest(index, sizes.shape(2))))
+def process_image(image_id, root, sizes, classes):
+    index = common.read_label(root / INPUT_FOLDER / f"{common.image_name(image_id)}.png", shape=sizes.shape(1),
+                              classes=classes)
+    common.write_image(output_file(root, image_id)[0],
+                       common.index_to_label(common.resize_nearest(index, sizes.shape(2)), classes))
 
 
 def main(argv=None):

@@ -72,14 +72,14 @@ def read_training_image(path, shape):
     return image
 
 
-def process_image(image_id, root, sizes, topk):
+def process_image(image_id, root, sizes, classes, topk):
     index = open_index(root, sizes)
 
     def training_image(train_id):
         return read_training_image(root / segment_index.TRAIN_IMAGE_FOLDER / f"{common.image_name(train_id)}.png",
                                    sizes.shape(1))
 
-    for class_id in range(1, common.NUM_CLASSES + 1):
+    for class_id in range(1, classes.count + 1):
         query_file = segments.segment_file(root / QUERY_FOLDER, class_id, image_id)
         (query_masks,) = segments.read_segment_masks(query_file, sizes.shape(1), names=("library_mask",))
         result = search_class(query_masks, index.of_class(class_id), sizes.area_threshold, topk, training_image)
@@ -87,7 +87,7 @@ def process_image(image_id, root, sizes, topk):
 
 
 def output_files(root, image_id):
-    return segments.segment_files(root / OUTPUT_FOLDER, image_id)
+    return segments.segment_files(root / OUTPUT_FOLDER, image_id, common.load_classes(root).count)
 
 
 def main(argv=None):

@@ -51,7 +51,7 @@ def library_fingerprint(root, image_ids):
     """Digest of the memory bank: every segment file's name, size and modification time."""
     digest = hashlib.sha256()
     for image_id in image_ids:
-        for path in segments.segment_files(Path(root) / SEGMENT_FOLDER, image_id):
+        for path in segments.segment_files(Path(root) / SEGMENT_FOLDER, image_id, common.load_classes(root).count):
             try:
                 stat = path.stat()
             except FileNotFoundError:
@@ -89,7 +89,7 @@ def build_index(root, sizes, image_ids, fingerprint):
     packed_width = (width + 7) // 8
     bank = root / SEGMENT_FOLDER
     try:
-        for class_id in tqdm(range(1, common.NUM_CLASSES + 1), desc="segment index", unit="class"):
+        for class_id in tqdm(range(1, common.load_classes(root).count + 1), desc="segment index", unit="class"):
             files = [segments.segment_file(bank, class_id, image_id) for image_id in image_ids]
             counts = [_segment_count(path) for path in files]
             total = sum(counts)

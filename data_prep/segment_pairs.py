@@ -12,17 +12,15 @@ import numpy as np
 import segments
 import sims_common as common
 
-PLANAR_CLASSES = (1, 2, 10)                                   # road, sidewalk, terrain
-OBJECT_CLASSES = (6, 7, 8, 12, 13, 14, 15, 16, 17, 18, 19)    # things standing on them
 TOUCH_WIDTH = 3        # segment j's edge dilated by this square must reach segment k
 BOUNDARY_WIDTH = 11    # disparity is compared where both edges dilated by this square meet
 
 
-def class_masks(folder, image_id, shape, area_threshold):
+def class_masks(folder, image_id, shape, area_threshold, class_count):
     """{class id: [(slice number, HxW bool mask)]} of the segments with area above the threshold;
     slice numbers are 1-based among all the class's segments (the original_index of later steps)."""
     masks = {}
-    for class_id in range(1, common.NUM_CLASSES + 1):
+    for class_id in range(1, class_count + 1):
         (library_mask,) = segments.read_segment_masks(segments.segment_file(folder, class_id, image_id), shape,
                                                       names=("library_mask",))
         masks[class_id] = [(j + 1, library_mask[:, :, j] > 0) for j in range(library_mask.shape[2])
@@ -39,12 +37,12 @@ def segment_pairs(masks, order):
                     yield j, k, first_class, second_class, mask_j, mask_k
 
 
-def pair_mask(first, second, first_class, second_class):
+def pair_mask(first, second, first_class, second_class, classes):
     """The pair as the network sees it: HxWx3 uint8 colour label of the two segments only."""
     index = np.full(first.shape, common.VOID_INDEX, np.uint8)
     index[first] = first_class - 1
     index[second] = second_class - 1
-    return common.index_to_label(index)
+    return common.index_to_label(index, classes)
 
 
 def touching(first, second):
@@ -62,15 +60,16 @@ def boundary_disparities(first, second, disparity):
     return disparity[valid & first], disparity[valid & second]
 
 
-def front_class(first, second, first_class, second_class, disparity, planar_rule=True):
+def front_class(first, second, first_class, second_class, disparity, classes, planar_rule=True):
     """The class in front (larger disparity is closer; ties go to the later class), or None when
-    either side has no valid disparity. With planar_rule an object always stands in front of a
-    planar class, whatever the depth says."""
+    either side has no valid disparity. With planar_rule a class of the table's "standing" group
+    is in front of one of its "planar" group (Cityscapes: objects on road, sidewalk, terrain),
+    whatever the depth says."""
     first_values, second_values = boundary_disparities(first, second, disparity)
     if first_values.size == 0 or second_values.size == 0:
         return None
     front = second_class if np.median(first_values) <= np.median(second_values) else first_class
     for planar, standing in ((first_class, second_class), (second_class, first_class)):
-        if planar_rule and planar in PLANAR_CLASSES and standing in OBJECT_CLASSES:
+        if planar_rule and planar in classes.ids("planar") and standing in classes.ids("standing"):
             front = standing
     return front

@@ -15,18 +15,17 @@ import scipy.ndimage
 
 import sims_common as common
 
-THIN_INDICES = [class_id - 1 for class_id in common.THIN_CLASSES]
 
 
-def class_segments(index, class_id, thin_merge=True):
+def class_segments(index, class_id, thin_merge=True, thin_classes=common.THIN_CLASSES):
     """(library_mask, library_mask_pole), both HxWxN uint8, of a 1-based class in an index map.
     thin_merge=False leaves thin structures out (the original marks the merge optional)."""
     index = np.asarray(index)
     own = index == class_id - 1
-    if class_id in common.THIN_CLASSES or not thin_merge:
+    if class_id in thin_classes or not thin_merge:
         thin = np.zeros_like(own)
     else:
-        thin = np.isin(index, THIN_INDICES)
+        thin = np.isin(index, [thin_class - 1 for thin_class in thin_classes])
     labels, count = common.connected_components(own | thin)
     own_count = np.bincount(labels[own], minlength=count + 1)
     thin_count = np.bincount(labels[thin], minlength=count + 1)
@@ -63,8 +62,8 @@ def segment_file(folder, class_id, image_id):
     return folder / f"{class_id:02d}" / f"{common.image_name(image_id)}.mat"
 
 
-def segment_files(folder, image_id):
-    return [segment_file(folder, class_id, image_id) for class_id in range(1, common.NUM_CLASSES + 1)]
+def segment_files(folder, image_id, class_count):
+    return [segment_file(folder, class_id, image_id) for class_id in range(1, class_count + 1)]
 
 
 def read_segment_masks(path, shape, names=("library_mask", "library_mask_pole")):

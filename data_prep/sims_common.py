@@ -1,7 +1,8 @@
 """Shared helpers of the SIMS data-preparation steps.
 
-Everything the numbered steps have in common lives here once: the Cityscapes palette and class
-order, colour label <-> index maps, the networks' 20-channel one-hot, MATLAB-compatible image
+Everything the numbered steps have in common lives here once: the dataset's class table (Cityscapes
+by default; class_table.py), colour label <-> index maps, the networks' (K + 1)-channel one-hot,
+MATLAB-compatible image
 operations (nearest resize, bwlabel numbering, Sobel edge, square dilation), atomic file I/O with
 one-line errors, the data root and its sizes, and the per-image runner (progress bar, resume,
 worker processes, sharding, per-image seeds).
@@ -27,6 +28,7 @@ import scipy.ndimage
 from PIL import Image
 from tqdm import tqdm
 
+import class_table
 import mat_v5
 
 LOG = logging.getLogger("sims")
@@ -37,40 +39,52 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Classes, palette, class order
 # ---------------------------------------------------------------------------------------------
 
-# The 19 Cityscapes train classes; index i here is MATLAB class i + 1.
-CLASS_NAMES = (
-    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
-    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
-    "motorcycle", "bicycle",
-)
-NUM_CLASSES = len(CLASS_NAMES)
+# The dataset's classes come from its class table (class_table.py): dataset.json's "classes", or
+# Cityscapes' 19 train classes when it has none. These names are the Cityscapes table's; class k
+# (1-based, as MATLAB) is index k - 1 in index maps.
+CITYSCAPES = class_table.CITYSCAPES
+CLASS_NAMES = CITYSCAPES.names
+NUM_CLASSES = CITYSCAPES.count
 VOID_INDEX = 255
+PALETTE = CITYSCAPES.palette     # the original's mapping.mat, the Cityscapes trainId colours
+VOID_COLOUR = class_table.VOID_COLOUR
+CITYSCAPES_CLASS_ORDER = CITYSCAPES.order  # the original's order.mat: sky first, traffic light last
+THIN_CLASSES = CITYSCAPES.ids("thin")      # pole, traffic light, traffic sign
 
-# Colour of each class in the label PNGs (the original's mapping.mat, the Cityscapes trainId colours).
-PALETTE = np.array([
-    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
-    (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
-    (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
-    (0, 80, 100), (0, 0, 230), (119, 11, 32),
-], dtype=np.uint8)
-VOID_COLOUR = (0, 0, 0)
 
-# Back-to-front order of the classes (1-based, the original's order.mat): sky first, traffic light last.
-CITYSCAPES_CLASS_ORDER = (11, 3, 10, 4, 2, 1, 5, 9, 18, 19, 15, 14, 16, 17, 12, 6, 13, 8, 7)
+def load_classes(root):
+    """The class table of a data root: dataset.json's "classes", else Cityscapes'."""
+    path = dataset_json_path(root)
+    if not path.exists():
+        return CITYSCAPES
+    return _classes_of(path, path.stat().st_mtime_ns)
 
-def class_order(root):
-    """Back-to-front class order: the dataset's traindata/order.mat when present, else Cityscapes'."""
+
+@functools.lru_cache(maxsize=8)
+def _classes_of(path, modified):
+    """The class table of a dataset.json (read again when the file changes)."""
+    try:
+        config = json.loads(path.read_text())
+    except ValueError as error:
+        raise DataError(f"{path}: not a valid dataset description ({error})") from None
+    if not isinstance(config, dict) or "classes" not in config:
+        return CITYSCAPES
+    try:
+        return class_table.from_description(config["classes"])
+    except class_table.ClassTableError as error:
+        raise DataError(f"{path}: classes: {error}") from None
+
+
+def class_order(root, classes=CITYSCAPES):
+    """Back-to-front class order: the dataset's traindata/order.mat when present, else the class
+    table's default order."""
     path = Path(root) / "traindata" / "order.mat"
     if not path.exists():
-        return CITYSCAPES_CLASS_ORDER
+        return classes.order
     order = tuple(int(c) for c in load_mat(path, ["order"])["order"].ravel())
-    if sorted(order) != list(range(1, NUM_CLASSES + 1)):
-        raise DataError(f"{path}: order is not a permutation of the classes 1..{NUM_CLASSES}")
+    if sorted(order) != list(range(1, classes.count + 1)):
+        raise DataError(f"{path}: order is not a permutation of the classes 1..{classes.count}")
     return order
-
-
-# 1-based ids used by the original's special rules.
-THIN_CLASSES = (6, 7, 8)  # pole, traffic light, traffic sign
 
 
 def class_order_from_frequency(behind_counts, fallback_order=CITYSCAPES_CLASS_ORDER):
@@ -289,46 +303,37 @@ def list_image_ids(folder, suffix=".png"):
 # Labels
 # ---------------------------------------------------------------------------------------------
 
-def _colour_keys(rgb):
-    rgb = rgb.astype(np.int32)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-
-
-_PALETTE_KEYS = _colour_keys(PALETTE)
-_SORTED_KEY_ORDER = np.argsort(_PALETTE_KEYS)
-_SORTED_KEYS = _PALETTE_KEYS[_SORTED_KEY_ORDER]
-
-
-def label_to_index(label):
-    """Colour label (HxWx3 uint8) -> (class index map uint8 0..18, unknown-colour pixel count).
+def label_to_index(label, classes=CITYSCAPES):
+    """Colour label (HxWx3 uint8) -> (class index map uint8 0..K-1, unknown-colour pixel count).
 
     Void (black) and unknown colours become 255, as the original's func_mappinglabeltoindex.
     """
     label = np.asarray(label)
     if label.ndim != 3 or label.shape[2] != 3:
         raise ValueError(f"a colour label must be HxWx3, got shape {label.shape}")
-    keys = _colour_keys(label)
-    position = np.clip(np.searchsorted(_SORTED_KEYS, keys), 0, NUM_CLASSES - 1)
-    known = _SORTED_KEYS[position] == keys
-    index = np.where(known, _SORTED_KEY_ORDER[position], VOID_INDEX).astype(np.uint8)
+    keys = class_table.colour_keys(label)
+    sorted_keys, class_of_key = classes.colour_lookup
+    position = np.clip(np.searchsorted(sorted_keys, keys), 0, classes.count - 1)
+    known = sorted_keys[position] == keys
+    index = np.where(known, class_of_key[position], VOID_INDEX).astype(np.uint8)
     unknown = int(np.count_nonzero(~known & (keys != 0)))
     return index, unknown
 
 
-def index_to_label(index):
-    """Class index map (0..18, anything else void) -> colour label HxWx3 uint8."""
+def index_to_label(index, classes=CITYSCAPES):
+    """Class index map (0..K-1, anything else void) -> colour label HxWx3 uint8."""
     index = np.asarray(index)
     colours = np.zeros((256, 3), dtype=np.uint8)
-    colours[:NUM_CLASSES] = PALETTE
+    colours[:classes.count] = classes.palette
     return colours[index.astype(np.uint8)]
 
 
-def one_hot_labels(index):
-    """HxW class index map -> HxWx20 float32: 19 class channels and void = 1 - their sum."""
+def one_hot_labels(index, classes=CITYSCAPES):
+    """HxW class index map -> HxWx(K+1) float32: K class channels and void = 1 - their sum."""
     index = np.asarray(index)
-    classes = (index[..., None] == np.arange(NUM_CLASSES)).astype(np.float32)
-    void = 1.0 - classes.sum(axis=-1, keepdims=True)
-    return np.concatenate([classes, void], axis=-1)
+    channels = (index[..., None] == np.arange(classes.count)).astype(np.float32)
+    void = 1.0 - channels.sum(axis=-1, keepdims=True)
+    return np.concatenate([channels, void], axis=-1)
 
 
 def class_mask(index, class_id):
@@ -554,9 +559,9 @@ def read_png16(path, shape=None):
     return array.astype(np.uint16)
 
 
-def read_label(path, shape=None):
+def read_label(path, shape=None, classes=CITYSCAPES):
     """Read a colour label PNG as a class index map; warns about colours outside the palette."""
-    index, unknown = label_to_index(read_image(path, shape=shape))
+    index, unknown = label_to_index(read_image(path, shape=shape), classes)
     if unknown:
         LOG.warning("%s: %d pixels have colours outside the palette; treated as void", path, unknown)
     return index
@@ -689,13 +694,13 @@ def step_parser(doc):
 def run_step(args, description, image_folder, process_image, outputs_of, **options):
     """The main loop of a per-image step: every image of ROOT/image_folder through the runner.
 
-    process_image(image_id, root=, sizes=, **options) writes the outputs that
-    outputs_of(root, image_id) lists.
+    process_image(image_id, root=, sizes=, classes=, **options) writes the outputs that
+    outputs_of(root, image_id) lists; classes is the root's class table.
     """
     root = args.root.resolve()
-    sizes = load_sizes(root)
+    sizes, classes = load_sizes(root), load_classes(root)
     image_ids = list_image_ids(root / image_folder)
-    process = functools.partial(process_image, root=root, sizes=sizes, **options)
+    process = functools.partial(process_image, root=root, sizes=sizes, classes=classes, **options)
     done, skipped = run_per_image(process, image_ids, lambda image_id: outputs_of(root, image_id),
                                   workers=args.workers, shard=args.shard, description=description)
     LOG.info("%s: %d images done, %d already there", description, done, skipped)

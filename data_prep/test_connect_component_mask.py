@@ -13,17 +13,17 @@ LABEL_FOLDER = "testdata/label_refine"
 OUTPUT_FOLDER = "testdata/original_mask"
 
 
-def process_image(image_id, root, sizes, thin_merge=True):
+def process_image(image_id, root, sizes, classes, thin_merge=True):
     name = common.image_name(image_id) + ".png"
-    index = common.read_label(root / LABEL_FOLDER / name, shape=sizes.shape(1))
-    for class_id in range(1, common.NUM_CLASSES + 1):
-        library_mask, library_mask_pole = segments.class_segments(index, class_id, thin_merge)
+    index = common.read_label(root / LABEL_FOLDER / name, shape=sizes.shape(1), classes=classes)
+    for class_id in range(1, classes.count + 1):
+        library_mask, library_mask_pole = segments.class_segments(index, class_id, thin_merge, classes.ids("thin"))
         common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id),
                         {"library_mask": library_mask, "library_mask_pole": library_mask_pole}, background=True)
 
 
 def output_files(root, image_id):
-    return segments.segment_files(root / OUTPUT_FOLDER, image_id)
+    return segments.segment_files(root / OUTPUT_FOLDER, image_id, common.load_classes(root).count)
 
 
 def main(argv=None):

@@ -32,11 +32,11 @@ import numpy as np
 import canvas as canvas_ops
 import sims_common as common
 
-CONTEXT_CLASSES = (1, 2, 4, 5, 9, 10, 11)                       # restored where the label went void
-OBJECT_CLASSES = (3, 6, 7, 8, 12, 13, 14, 15, 16, 17, 18, 19)    # get outer elision around them
-GROUND_CLASSES = (1, 2)                                          # road, sidewalk: cleared below objects
-VEHICLE_CLASSES = (14, 15, 16, 17)                               # car, truck, bus, train: cast shadows
-VEGETATION = 9
+# The class groups the tricks use come from the dataset's class table (class_table.py); for
+# Cityscapes: context_fill road, sidewalk, wall, fence, vegetation, terrain, sky (restored where
+# the label went void); objects building, pole, light, sign, person ... bicycle (outer elision
+# around them); ground road, sidewalk (cleared below objects and near vehicles); vehicles car,
+# truck, bus, train (cast shadows); vegetation_band vegetation.
 OUTER_BOX_EXTENSION = 0.125
 # Per level: band widths as fractions of the image height (shadow removal, vegetation band, inner
 # and outer elision) and whether transformed segments are pasted. 256 and 512 follow
@@ -126,7 +126,7 @@ def read_segments(root, image_id, sizes, level_name, use_transform):
         all_class_flag=data["all_class_flag"].reshape(-1, 2).astype(int))
 
 
-def read_order(root, image_id):
+def read_order(root, image_id, class_count=common.NUM_CLASSES):
     """{(j, k, c1, c2): predicted front class} of an image, or {} without predictions."""
     name = common.image_name(image_id)
     prediction_path = root / ORDER_PREDICTIONS / f"{name}.mat"
@@ -135,10 +135,11 @@ def read_order(root, image_id):
     rows = common.load_mat(root / ORDER_PAIRS / f"{name}.mat", ["semantic_segment_label"])["semantic_segment_label"]
     prediction = common.load_mat(prediction_path, ["prediction"])["prediction"]
     rows = rows.reshape(-1, 4).astype(int)
-    if prediction.size != len(rows) * 20:
-        raise common.DataError(f"{prediction_path}: prediction {prediction.shape} does not hold 20 scores for "
+    scores = class_count + 1  # the classes and void
+    if prediction.size != len(rows) * scores:
+        raise common.DataError(f"{prediction_path}: prediction {prediction.shape} does not hold {scores} scores for "
                                f"each of the {len(rows)} pairs of {root / ORDER_PAIRS / name}.mat")
-    prediction = prediction.reshape(len(rows), 20)
+    prediction = prediction.reshape(len(rows), scores)
     return {tuple(row): int(np.argmax(scores)) for row, scores in zip(rows, prediction)}
 
 
@@ -165,13 +166,13 @@ def cut_by_order(landing, fill_region, original_index, class_id, front_of, relea
     return cut
 
 
-def outer_elision(canvas, label_index, shape, band_fraction=BANDS_512["outer"]):
-    """Clear road, sidewalk and void pixels in a band around each object, beside and below it."""
+def outer_elision(canvas, label_index, shape, band_fraction=BANDS_512["outer"], classes=common.CITYSCAPES):
+    """Clear ground (road, sidewalk) and void pixels in a band around each object, beside and below it."""
     height, width = shape
-    context = np.isin(label_index, [c - 1 for c in GROUND_CLASSES]) | (label_index == common.VOID_INDEX)
+    context = np.isin(label_index, [c - 1 for c in classes.ids("ground")]) | (label_index == common.VOID_INDEX)
     clear = np.zeros(shape, bool)
     band = canvas_ops.band_width(band_fraction, height)
-    for class_id in OBJECT_CLASSES:
+    for class_id in classes.ids("objects"):
         components, count = common.connected_components(label_index == class_id - 1)
         for component_id in range(1, count + 1):
             component = components == component_id
@@ -188,7 +189,7 @@ def outer_elision(canvas, label_index, shape, band_fraction=BANDS_512["outer"]):
 
 
 def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=TRICKS, bands=BANDS_512,
-                   original_ordering_cut=False):
+                   original_ordering_cut=False, classes=common.CITYSCAPES):
     """(canvas HxWx3 float in 0..1, revised label index HxW) of one test image.
 
     layout_index: the query layout's class indices at the canvas size; front_of: read_order();
@@ -219,11 +220,11 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
         label[landing] = class_id - 1
         fill_region[landing] = (segments.original_index[j], class_id)
 
-        if "shadow_removal" in tricks and class_id in GROUND_CLASSES:
-            vehicles = np.isin(source_label(segments.response_index[j]), [c - 1 for c in VEHICLE_CLASSES])
+        if "shadow_removal" in tricks and class_id in classes.ids("ground"):
+            vehicles = np.isin(source_label(segments.response_index[j]), [c - 1 for c in classes.ids("vehicles")])
             shadow = canvas_ops.boundary_band(vehicles, canvas_ops.band_width(bands["shadow"], height))
             piece[shadow & landing] = 0
-        if "vegetation_band" in tricks and class_id == VEGETATION:
+        if "vegetation_band" in tricks and class_id in classes.ids("vegetation_band"):
             band = canvas_ops.boundary_band(canvas_ops.content_mask(piece),
                                             canvas_ops.band_width(bands["vegetation"], height))
             piece[band] = 0
@@ -233,33 +234,34 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
 
     if "context_fill" in tricks:
         void = label == common.VOID_INDEX
-        for class_id in CONTEXT_CLASSES:
+        for class_id in classes.ids("context_fill"):
             label[void & (layout_index == class_id - 1)] = class_id - 1
     if "outer_elision" in tricks:
-        canvas = outer_elision(canvas, label, shape, bands["outer"])
+        canvas = outer_elision(canvas, label, shape, bands["outer"], classes)
     return canvas, label
 
 
-def process_image(image_id, root, sizes, level_name, use_transform, tricks, original_ordering_cut, seed, train_ids):
+def process_image(image_id, root, sizes, classes, level_name, use_transform, tricks, original_ordering_cut, seed,
+                  train_ids):
     level = common.LEVELS[level_name]
     shape = sizes.shape(level)
     name = common.image_name(image_id)
-    layout = common.resize_nearest(common.read_label(root / LAYOUT_FOLDER / f"{name}.png", shape=sizes.shape(1)),
-                                   shape)
+    layout = common.resize_nearest(common.read_label(root / LAYOUT_FOLDER / f"{name}.png", shape=sizes.shape(1),
+                                                     classes=classes), shape)
     segments = read_segments(root, image_id, sizes, level_name, use_transform)
 
     def source_label(response_index):
         source_id = train_ids[response_index - 1]
         path = root / "traindata" / common.clean_label_folder_at(level) / f"{common.image_name(source_id)}.png"
-        return common.resize_nearest(common.read_label(path), shape)
+        return common.resize_nearest(common.read_label(path, classes=classes), shape)
 
-    canvas, label = compose_canvas(layout, segments, read_order(root, image_id), source_label,
+    canvas, label = compose_canvas(layout, segments, read_order(root, image_id, classes.count), source_label,
                                    common.image_rng(seed, image_id), tricks, LEVEL_SETTINGS[level_name]["bands"],
-                                   original_ordering_cut)
+                                   original_ordering_cut, classes)
     mat_path, jpg_path = output_files(root, image_id, level_name)
     common.write_image(jpg_path, np.round(canvas * 255).astype(np.uint8))
     common.save_mat(mat_path, {"proposal": canvas.astype(np.float32), "answer": segments.answer,
-                               "label": common.index_to_label(label)})
+                               "label": common.index_to_label(label, classes)})
 
 
 def main(argv=None):

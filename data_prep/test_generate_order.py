@@ -24,12 +24,12 @@ def output_file(root, image_id):
     return [root / OUTPUT_FOLDER / f"{common.image_name(image_id)}.mat"]
 
 
-def process_image(image_id, root, sizes, order):
+def process_image(image_id, root, sizes, classes, order):
     shape = sizes.shape(1)
-    masks = segment_pairs.class_masks(root / SEGMENT_FOLDER, image_id, shape, sizes.area_threshold)
+    masks = segment_pairs.class_masks(root / SEGMENT_FOLDER, image_id, shape, sizes.area_threshold, classes.count)
     pair_masks, rows = [], []
     for j, k, first_class, second_class, first, second in segment_pairs.segment_pairs(masks, order):
-        pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class))
+        pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class, classes))
         rows.append((j, k, first_class, second_class))
     common.save_mat(output_file(root, image_id)[0], {
         "semantic_segment_mask": common.stack_for_mat(pair_masks, shape + (3,), np.uint8),
@@ -39,8 +39,9 @@ def process_image(image_id, root, sizes, order):
 
 def main(argv=None):
     args = common.step_parser(__doc__).parse_args(argv)
+    root = args.root.resolve()
     common.run_step(args, "order test pairs", LABEL_FOLDER, process_image, output_file,
-                    order=common.class_order(args.root.resolve()))
+                    order=common.class_order(root, common.load_classes(root)))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def output_file(root, image_id, level_name="512"):
     return [root / "testdata" / "transform" / f"transform_{level_name}" / f"{common.image_name(image_id)}.mat"]
 
 
-def process_image(image_id, root, sizes, level_name, train_ids, order):
+def process_image(image_id, root, sizes, classes, level_name, train_ids, order):
     level1, level_shape = sizes.shape(1), sizes.shape(common.LEVELS[level_name])
     image_folder = root / "traindata" / common.image_folder_at(common.LEVELS[level_name])
     kept = {key: [] for key in ("proposal", "mask", "class", "proposal_iou", "proposal_pole_mask",
@@ -104,7 +104,8 @@ def main(argv=None):
     root = args.root.resolve()
     common.run_step(args, f"transform test inputs {args.level}", "testdata/label_refine", process_image,
                     lambda root_, image_id: output_file(root_, image_id, args.level), level_name=args.level,
-                    train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST), order=common.class_order(root))
+                    train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST),
+                    order=common.class_order(root, common.load_classes(root)))
 
 
 if __name__ == "__main__":

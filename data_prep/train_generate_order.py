@@ -41,23 +41,23 @@ def disparity_file(root, image_id):
     return root / DISPARITY_FOLDER / f"{common.image_name(image_id)}.png"
 
 
-def process_image(image_id, root, sizes, planar_rule=True):
+def process_image(image_id, root, sizes, classes, planar_rule=True):
     shape = sizes.shape(1)
     disparity_path = disparity_file(root, image_id)
     if not disparity_path.exists():
         LOG.warning("%s: no disparity map; image %s skipped", disparity_path, common.image_name(image_id))
         return
     disparity = common.read_png16(disparity_path, shape=shape)
-    masks = segment_pairs.class_masks(root / SEGMENT_FOLDER, image_id, shape, sizes.area_threshold)
+    masks = segment_pairs.class_masks(root / SEGMENT_FOLDER, image_id, shape, sizes.area_threshold, classes.count)
     pair_masks, fronts, pairs = [], [], []
     for j, k, first_class, second_class, first, second in segment_pairs.segment_pairs(
-            masks, common.CITYSCAPES_CLASS_ORDER):
+            masks, classes.order):
         if not segment_pairs.touching(first, second):
             continue
-        front = segment_pairs.front_class(first, second, first_class, second_class, disparity, planar_rule)
+        front = segment_pairs.front_class(first, second, first_class, second_class, disparity, classes, planar_rule)
         if front is None:
             continue
-        pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class))
+        pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class, classes))
         fronts.append(front)
         pairs.append((j, k, first_class, second_class))
     common.save_mat(output_file(root, image_id)[0], {
@@ -77,9 +77,9 @@ def read_pair_labels(path):
     return pairs, fronts
 
 
-def behind_counts(paths):
-    """F (19x19): F[a-1, b-1] = pairs in which class a was behind class b."""
-    counts = np.zeros((common.NUM_CLASSES, common.NUM_CLASSES), np.int64)
+def behind_counts(paths, class_count):
+    """F (K x K): F[a-1, b-1] = pairs in which class a was behind class b."""
+    counts = np.zeros((class_count, class_count), np.int64)
     for path in paths:
         pairs, fronts = read_pair_labels(path)
         for (_, _, first_class, second_class), front in zip(pairs, fronts):
@@ -88,7 +88,7 @@ def behind_counts(paths):
     return counts
 
 
-def write_class_order(root, image_ids):
+def write_class_order(root, image_ids, classes):
     """order_frequency.mat and order.mat from every image's pairs, once no image is left to do."""
     missing = [image_id for image_id in image_ids
                if not output_file(root, image_id)[0].exists() and disparity_file(root, image_id).exists()]
@@ -97,14 +97,14 @@ def write_class_order(root, image_ids):
         return
     paths = [output_file(root, image_id)[0] for image_id in image_ids if output_file(root, image_id)[0].exists()]
     if not paths:
-        LOG.warning("class order: no training image has a disparity map; the Cityscapes order stays in use")
+        LOG.warning("class order: no training image has a disparity map; the class table's order stays in use")
         return
-    counts = behind_counts(paths)
-    order = common.class_order_from_frequency(counts)
+    counts = behind_counts(paths, classes.count)
+    order = common.class_order_from_frequency(counts, classes.order)
     common.save_mat(root / FREQUENCY_FILE, {"frequency": counts.astype(np.float64)})
     common.save_mat(root / ORDER_FILE, {"order": np.array(order, np.float64).reshape(1, -1)})
     LOG.info("class order from %d pairs of %d images: %s", counts.sum(), len(paths),
-             " ".join(common.CLASS_NAMES[c - 1] for c in order))
+             " ".join(classes.names[c - 1] for c in order))
 
 
 def main(argv=None):
@@ -115,7 +115,7 @@ def main(argv=None):
     common.run_step(args, "order training pairs", LABEL_FOLDER, process_image, output_file,
                     planar_rule=args.planar_rule)
     root = args.root.resolve()
-    write_class_order(root, common.list_image_ids(root / LABEL_FOLDER))
+    write_class_order(root, common.list_image_ids(root / LABEL_FOLDER), common.load_classes(root))
 
 
 if __name__ == "__main__":

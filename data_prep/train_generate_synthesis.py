@@ -113,7 +113,7 @@ def canvas_piece(image, valid, retrieved_shape, query_up, recolour_from=None):
     return piece
 
 
-def retrieve_piece(query, query_up, class_id, draws, index, root, level_shape, train_ids):
+def retrieve_piece(query, query_up, class_id, draws, index, root, level_shape, train_ids, classes):
     """(where the piece may take the image's own pixels, the best drawn shape, the retrieved image
     id), all at the level; Nones when no drawn segment overlaps the query."""
     row = index.best_in_images(query, draws)
@@ -122,7 +122,7 @@ def retrieve_piece(query, query_up, class_id, draws, index, root, level_shape, t
     shape_up = common.resize_nearest(index.mask(row), level_shape)
     source_id = train_ids[index.image[row] - 1]
     source_label = common.resize_nearest(
-        common.read_label(root / LABEL_FOLDER / f"{common.image_name(source_id)}.png"), level_shape)
+        common.read_label(root / LABEL_FOLDER / f"{common.image_name(source_id)}.png", classes=classes), level_shape)
     return query_up & shape_up & (source_label == class_id - 1), shape_up, source_id
 
 
@@ -137,14 +137,15 @@ def image_segments(root, sizes, image_id, order, shape):
     return found
 
 
-def process_image(image_id, root, sizes, level_name, sets, seed, train_ids, index_folder, order,
+def process_image(image_id, root, sizes, classes, level_name, sets, seed, train_ids, index_folder, order,
                   colour_transfer_chance):
     level = common.LEVELS[level_name]
     shape = sizes.shape(level)
     image_folder = root / "traindata" / common.image_folder_at(level)
     name = common.image_name(image_id)
     image = common.read_image(image_folder / f"{name}.png", shape=shape) / 255.0
-    label = common.resize_nearest(common.read_label(root / LABEL_FOLDER / f"{name}.png", shape=sizes.shape(1)), shape)
+    label = common.resize_nearest(common.read_label(root / LABEL_FOLDER / f"{name}.png", shape=sizes.shape(1),
+                                                    classes=classes), shape)
     index = segment_index.SegmentIndex(index_folder, sizes)
     others = np.array([p for p in range(1, len(train_ids) + 1) if train_ids[p - 1] != image_id])
     band = canvas_ops.band_width(ELISION_BAND, shape[0])
@@ -161,7 +162,7 @@ def process_image(image_id, root, sizes, level_name, sets, seed, train_ids, inde
                 perturbations.append((class_id, query_up, None))
                 continue
             valid, shape_up, source_id = retrieve_piece(query, query_up, class_id, rng.choice(others, RANDOM_DRAWS),
-                                                        index.of_class(class_id), root, shape, train_ids)
+                                                        index.of_class(class_id), root, shape, train_ids, classes)
             spill = np.zeros(shape, bool)
             if valid is not None:
                 recolour_from = None
@@ -174,7 +175,7 @@ def process_image(image_id, root, sizes, level_name, sets, seed, train_ids, inde
             perturbations.append((class_id, query_up, spill | perturbed_copy(query_up, rng)))
         common.save_mat(mat_path, {"proposal": np.round(canvas * 255).astype(np.uint8),
                                    "mask": np.clip(coverage, 0, 255).astype(np.uint8)})
-        common.write_image(label_path, common.index_to_label(revise_label(label, perturbations)))
+        common.write_image(label_path, common.index_to_label(revise_label(label, perturbations), classes))
 
 
 def main(argv=None):
@@ -193,7 +194,8 @@ def main(argv=None):
     common.run_step(args, f"synthesis training canvases {args.level}", LABEL_FOLDER, process_image,
                     lambda root_, image_id: output_files(root_, image_id, args.level, args.sets),
                     level_name=args.level, sets=args.sets, seed=args.seed,
-                    colour_transfer_chance=args.colour_transfer_chance, order=common.class_order(root),
+                    colour_transfer_chance=args.colour_transfer_chance,
+                    order=common.class_order(root, common.load_classes(root)),
                     train_ids=common.list_image_ids(root / segment_index.TRAIN_IMAGE_FOLDER), index_folder=index_folder)
 
 

@@ -69,11 +69,11 @@ def output_files(root, image_id, sets=SETS):
     return [root / OUTPUT_FOLDER / f"{s:02d}" / f"{common.image_name(image_id)}.mat" for s in range(1, sets + 1)]
 
 
-def process_image(image_id, root, sizes, sets, seed):
+def process_image(image_id, root, sizes, classes, sets, seed):
     level2 = sizes.shape(2)
     image = common.read_image(root / IMAGE_FOLDER / f"{common.image_name(image_id)}.png", shape=level2) / 255.0
     masks = []
-    for class_id in range(1, common.NUM_CLASSES + 1):
+    for class_id in range(1, classes.count + 1):
         path = segments.segment_file(root / SEGMENT_FOLDER, class_id, image_id)
         (library_mask,) = segments.read_segment_masks(path, sizes.shape(1), names=("library_mask",))
         masks += [common.resize_nearest(library_mask[:, :, j], level2) > 0 for j in range(library_mask.shape[2])

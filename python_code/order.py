@@ -6,7 +6,8 @@ front, labelled by depth), with the image's label traindata/label_refine/NAME.pn
 softmax cross-entropy. Checkpoints and TensorBoard logs go to trainedmodels/order/; an
 interrupted run continues from the last checkpoint.
 Test (training_phase = False, or --test): every testdata/order/NAME.mat gets
-result/order/data/NAME.mat with `prediction` (pairs x 20 logits; argmax = the class in front).
+result/order/data/NAME.mat with `prediction` (pairs x K + 1 logits, 20 for Cityscapes' 19
+classes; argmax = the class in front).
 Sizes come from the data root (level 1, the original's 256x512).
 """
 
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import sims_common as common  # noqa: E402
-from order_network import NUM_LOGITS, OrderNetwork, make_train_step  # noqa: E402
+from order_network import OrderNetwork, make_train_step  # noqa: E402
 
 
 def read_pairs(path, shape, label_columns):
@@ -63,7 +64,8 @@ def train(args, steps):
     image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
-    network = OrderNetwork()
+    training.check_classes(root / MODEL_FOLDER, args.classes)
+    network = OrderNetwork(args.classes.count)
     optimizer = tf.keras.optimizers.Adam(learning_rate(1))
     train_step = make_train_step(network, optimizer)
     epoch_steps = training.steps_per_epoch(args, EPOCHS, len(image_ids))
@@ -87,8 +89,8 @@ def train(args, steps):
 
 
 def predict(network, pair_masks, label):
-    """Logits [N, 20] of an image's pairs, BATCH_PAIRS at a time."""
-    prediction = np.zeros((len(pair_masks), NUM_LOGITS), np.float32)
+    """Logits [N, K + 1] of an image's pairs, BATCH_PAIRS at a time."""
+    prediction = np.zeros((len(pair_masks), network.logit_count), np.float32)
     for start in range(0, len(pair_masks), BATCH_PAIRS):
         part = pair_masks[start:start + BATCH_PAIRS]
         prediction[start:start + len(part)] = network(
@@ -98,7 +100,8 @@ def predict(network, pair_masks, label):
 
 def test(args):
     root, shape = args.root, args.sizes.shape(LEVEL)
-    network = OrderNetwork()
+    training.check_classes(root / MODEL_FOLDER, args.classes)
+    network = OrderNetwork(args.classes.count)
     training.restore_for_test(root / MODEL_FOLDER, network, root / RESULT_FOLDER, ".mat")
 
     def result_of(name):

@@ -83,14 +83,14 @@ class Config:
         return "testdata/label_refine" if self.level == 1 else "testdata/label_refine_512"
 
 
-def network_inputs(canvas, label_index):
-    """(one-hot label [1,H,W,20], canvas [1,H,W,3] in 0..1, canvas mask [1,H,W,1]) as tensors."""
+def network_inputs(canvas, label_index, classes):
+    """(one-hot label [1,H,W,K+1], canvas [1,H,W,3] in 0..1, canvas mask [1,H,W,1]) as tensors."""
     canvas = np.asarray(canvas, np.float32)
-    return (tf.constant(common.one_hot_labels(label_index)[None], tf.float32), tf.constant(canvas[None]),
+    return (tf.constant(common.one_hot_labels(label_index, classes)[None], tf.float32), tf.constant(canvas[None]),
             tf.constant((canvas.sum(axis=2) > 0)[None, :, :, None], tf.float32))
 
 
-def initialise_from_lower_level(root, config, network):
+def initialise_from_lower_level(root, config, network, classes=common.CITYSCAPES):
     """Copy every variable the lower level's newest checkpoint shares with this network."""
     lower = {2: 1, 4: 2}.get(config.level)
     if lower is None:
@@ -101,7 +101,8 @@ def initialise_from_lower_level(root, config, network):
         LOG.info("synthesis %s: no checkpoint of level %s either; starting from random weights",
                  config.name, lower_config.name)
         return False
-    lower_network = SynthesisNetwork(lower)
+    training.check_classes(root / lower_config.model_folder, classes)
+    lower_network = SynthesisNetwork(lower, classes.count)
     tf.train.Checkpoint(network=lower_network).restore(latest).expect_partial()
     values = {v.name: v for v in lower_network.variables}
     copied = [v for v in network.variables if v.name in values and v.shape == values[v.name].shape]
@@ -135,9 +136,10 @@ def train(config, args, steps):
                                    f"from {config.sets}); run data_prep/train_generate_synthesis.py --level "
                                    f"{config.name} --sets {config.sets}, or pass --sets")
     vgg = load_vgg(root)
-    network = SynthesisNetwork(config.level)
+    training.check_classes(root / config.model_folder, args.classes)
+    network = SynthesisNetwork(config.level, args.classes.count)
     if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
-        initialise_from_lower_level(root, config, network)
+        initialise_from_lower_level(root, config, network, args.classes)
     optimizer = tf.keras.optimizers.Adam(config.learning_rate(1))
     train_step = make_train_step(network, vgg, optimizer, VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0)
     epoch_steps = training.steps_per_epoch(args, config.epochs, len(image_ids))
@@ -150,15 +152,16 @@ def train(config, args, steps):
         canvas = common.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
         if canvas.shape != shape + (3,):
             raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, expected {shape + (3,)}")
-        revised = common.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png", shape=shape)
-        clean = common.read_label(root / config.clean_label_folder / f"{name}.png")
+        revised = common.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png",
+                                    shape=shape, classes=args.classes)
+        clean = common.read_label(root / config.clean_label_folder / f"{name}.png", classes=args.classes)
         clean = common.resize_nearest(clean, shape) if clean.shape != shape else clean
         if config.parametric:  # CRN's setting: the clean layout and nothing pasted
             canvas, revised = np.zeros_like(canvas), clean
-        label, canvas_input, canvas_mask = network_inputs(canvas / 255.0, revised)
+        label, canvas_input, canvas_mask = network_inputs(canvas / 255.0, revised, args.classes)
         real = common.read_image(root / config.image_folder / f"{name}.png", shape=shape)[None].astype(np.float32)
         terms, generated = train_step(label, canvas_input, canvas_mask, tf.constant(real),
-                                      tf.constant(common.one_hot_labels(clean)[None], tf.float32))
+                                      tf.constant(common.one_hot_labels(clean, args.classes)[None], tf.float32))
         if index % 50 == 0:
             training.log_image("sample", np.concatenate([real[0], generated[0].numpy()], axis=0), index)
         return {**{term: float(value) for term, value in terms.items()}, "learning_rate": rate}
@@ -167,9 +170,9 @@ def train(config, args, steps):
                    f"synthesis {config.name}")
 
 
-def synthesize(network, canvas, label_index):
+def synthesize(network, canvas, label_index, classes):
     """The synthesized image (HxWx3 uint8) of a canvas in 0..1 and a label index map."""
-    generated, _ = network(*network_inputs(canvas, label_index))
+    generated, _ = network(*network_inputs(canvas, label_index, classes))
     return np.clip(np.round(generated[0].numpy()), 0, 255).astype(np.uint8)
 
 
@@ -178,7 +181,8 @@ def test(config, args):
     folder = root / config.test_folder
     if not folder.is_dir():
         raise common.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
-    network = SynthesisNetwork(config.level)
+    training.check_classes(root / config.model_folder, args.classes)
+    network = SynthesisNetwork(config.level, args.classes.count)
     training.restore_for_test(root / config.model_folder, network, root / config.result_folder, ".png", inputs=[folder])
 
     def process(image_id):
@@ -188,11 +192,13 @@ def test(config, args):
         if canvas.shape != shape + (3,) or label.shape != shape + (3,):
             raise common.DataError(f"{folder / name}.mat: proposal {canvas.shape} and label {label.shape} "
                                    f"are not {shape[0]}x{shape[1]}x3")
-        label_index = common.label_to_index(label)[0]
+        label_index = common.label_to_index(label, args.classes)[0]
         if config.parametric:
             canvas = np.zeros_like(canvas)
-            label_index = common.resize_nearest(common.read_label(root / config.test_layout_folder / f"{name}.png"), shape)
-        common.write_image(root / config.result_folder / f"{name}.png", synthesize(network, canvas, label_index))
+            label_index = common.resize_nearest(
+                common.read_label(root / config.test_layout_folder / f"{name}.png", classes=args.classes), shape)
+        common.write_image(root / config.result_folder / f"{name}.png",
+                           synthesize(network, canvas, label_index, args.classes))
 
     common.run_per_image(process, common.list_image_ids(folder, suffix=".mat"),
                          lambda image_id: [root / config.result_folder / f"{common.image_name(image_id)}.png"],

@@ -1,14 +1,15 @@
 """The synthesis network (a cascaded refinement network with an encoder) and its loss, one
 definition for the three resolutions of the original.
 
-Input: the 20-channel label, the canvas RGB (0..1) and the canvas mask, 24 channels at the
-level's size. The encoder-decoder runs on the input resized by 1/scale (scale 1 at level 1
-"256", 2 at level 2 "512", 4 at level 4 "1024"): six conv stacks (2x64, 2x128, 3x256, 3x512,
-3x512, 3x512), each followed by 3x3 stride-2 average pooling; the decoder climbs back, at each
+Input: the (K + 1)-channel label (K classes and void), the canvas RGB (0..1) and the canvas mask,
+K + 5 channels at the level's size (24 for Cityscapes' 19 classes). The encoder-decoder runs
+on the input resized by 1/scale (scale 1 at level 1 "256", 2 at level 2 "512", 4 at level 4
+"1024"): six conv stacks (2x64, 2x128, 3x256, 3x512, 3x512, 3x512), each followed by 3x3
+stride-2 average pooling; the decoder climbs back, at each
 level concatenating the input resized there, the encoder's pooled features and the upsampled
 decoder output, two convs (512 channels, 256 at the finest), bilinear upsampling (corners
 aligned); then g_decoder_final (2x256) on [input, decoder]. Level 1 ends with 1x1 convs to RGB
-and to 20 semantic logits. Level 2 upsamples, concatenates the full-size input and adds
+and to K + 1 semantic logits. Level 2 upsamples, concatenates the full-size input and adds
 g_decoder_512 (2x128) before them. Level 4 does that at half size, turns it into RGB there,
 upsamples the RGB, concatenates the full-size input and ends with one 1x1 conv; its logits stay
 at half size, and its half-size input is resized without aligning corners, as the original.
@@ -21,8 +22,7 @@ from network_blocks import ConvStack, glorot_uniform, pool
 
 ENCODER = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512), (3, 512))
 DECODER_WIDTHS = (256, 512, 512, 512, 512, 512)    # g_decoder_conv1 .. g_decoder_conv6
-INPUT_CHANNELS = 24
-NUM_LOGITS = 20
+CITYSCAPES_CLASS_COUNT = 19
 SCALES = {1: 1, 2: 2, 4: 4}
 # CRN loss: (layer, weight); the label is resized to each layer's size.
 LOSS_WEIGHTS = (("input", 1.0), ("conv1_2", 1 / 2.6), ("conv2_2", 1 / 4.8), ("conv3_2", 1 / 3.7),
@@ -61,26 +61,27 @@ class OutputConv(tf.Module):
 
 
 class SynthesisNetwork(tf.Module):
-    def __init__(self, level):
+    def __init__(self, level, class_count=CITYSCAPES_CLASS_COUNT):
         super().__init__(name=f"synthesis_{level}")
         self.level, self.scale = level, SCALES[level]
-        widths = [INPUT_CHANNELS] + [width for _, width in ENCODER]
+        inputs, logits = class_count + 5, class_count + 1
+        widths = [inputs] + [width for _, width in ENCODER]
         self.encoder = [ConvStack(count, widths[i], width, f"g_encoder_conv{i + 1}")
                         for i, (count, width) in enumerate(ENCODER)]
         # decoder level i sees the input, encoder level i and the decoder level below (none at the coarsest)
         from_below = [DECODER_WIDTHS[i + 1] if i + 1 < len(ENCODER) else 0 for i in range(len(ENCODER))]
-        self.decoder = [ConvStack(2, INPUT_CHANNELS + ENCODER[i][1] + from_below[i], DECODER_WIDTHS[i],
+        self.decoder = [ConvStack(2, inputs + ENCODER[i][1] + from_below[i], DECODER_WIDTHS[i],
                                   f"g_decoder_conv{i + 1}") for i in range(len(ENCODER))]
-        self.final = ConvStack(2, INPUT_CHANNELS + DECODER_WIDTHS[0], 256, "g_decoder_final")
+        self.final = ConvStack(2, inputs + DECODER_WIDTHS[0], 256, "g_decoder_final")
         if level == 1:
             self.to_rgb = OutputConv(256, 3, "g_256_conv100")
-            self.to_semantic = OutputConv(256, NUM_LOGITS, "g_semantic_256_conv100")
+            self.to_semantic = OutputConv(256, logits, "g_semantic_256_conv100")
         else:
-            self.refine = ConvStack(2, INPUT_CHANNELS + 256, 128, "g_decoder_512")
+            self.refine = ConvStack(2, inputs + 256, 128, "g_decoder_512")
             self.to_rgb = OutputConv(128, 3, "g_512_conv100")
-            self.to_semantic = OutputConv(128, NUM_LOGITS, "g_semantic_512")
+            self.to_semantic = OutputConv(128, logits, "g_semantic_512")
         if level == 4:
-            self.to_rgb_full = OutputConv(INPUT_CHANNELS + 3, 3, "g_1024_conv100")
+            self.to_rgb_full = OutputConv(inputs + 3, 3, "g_1024_conv100")
 
     def refinement_input(self, full):
         """The input at half size, where g_decoder_512 works (levels 2 and 4): the 1024 script

@@ -6,6 +6,7 @@ order.py and the synthesis scripts).
 import argparse
 import fractions
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -52,6 +53,7 @@ def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help
     args = parser.parse_args(argv)
     args.root = args.root.resolve()
     args.sizes = common.load_sizes(args.root)
+    args.classes = common.load_classes(args.root)
     if args.training_phase:
         tf.random.set_seed(args.seed)
     return args
@@ -150,6 +152,29 @@ def train(folder, network, optimizer, steps, step_fn, save_every=100, descriptio
             if int(step) % save_every == 0 or int(step) == steps:
                 manager.save(checkpoint_number=int(step))
     return int(step)
+
+
+CLASSES_RECORD = "classes.json"  # in a model folder: the class names its networks were built for
+
+
+def check_classes(folder, classes):
+    """A network's channel counts follow the class table, so a model folder records the table's
+    class names when training starts and refuses another table afterwards (one clear line)."""
+    record = Path(folder) / CLASSES_RECORD
+    names = list(classes.names)
+    has_checkpoint = tf.train.latest_checkpoint(str(folder)) is not None
+    if record.exists() or has_checkpoint:
+        try:
+            # checkpoints from before class tables were Cityscapes'
+            recorded = json.loads(record.read_text())["classes"] if record.exists() else list(common.CLASS_NAMES)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise common.DataError(f"{record}: not a class record ({error})") from None
+        if recorded != names:
+            raise common.DataError(f"{record}: the networks here were trained with {len(recorded)} classes "
+                                   f"({', '.join(recorded[:3])}, ...), the data root's table has {len(names)} "
+                                   f"({', '.join(names[:3])}, ...); use another model folder or the same table")
+    else:
+        common.write_bytes_atomic(record, json.dumps({"classes": names}).encode())
 
 
 def restore_for_test(folder, network, result_folder=None, result_suffix=None, inputs=()):

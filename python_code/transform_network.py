@@ -1,7 +1,8 @@
 """The transformation network: predicts an affine warp that aligns each retrieved segment with
 the query segment it stands for (the original's proposal_transform and its loss).
 
-Input per proposal: its RGB in [0, 1], its target mask and the 20-channel label, 24 channels,
+Input per proposal: its RGB in [0, 1], its target mask and the (K + 1)-channel label, K + 5
+channels (24 for Cityscapes' 19 classes),
 resized (bilinear, corners aligned) to 1/input_scale of the image. Five conv stacks (2x64, 2x128,
 3x256, 3x512, 3x512), each followed by 3x3 stride-2 pooling (average after the first, max after
 the others), a global average to 512 numbers, and a linear layer to the 6 warp parameters whose
@@ -15,17 +16,17 @@ from spatial_transformer import IDENTITY, affine_warp
 
 
 class TransformNetwork(tf.Module):
-    def __init__(self, input_scale=2, outside="zeros"):
+    def __init__(self, input_scale=2, outside="zeros", class_count=19):
         super().__init__(name="transform_network")
         self.input_scale, self.outside = input_scale, outside
         # "g_transfrom_conv2" is the original's spelling, kept so its checkpoints map
-        self.trunk = PooledTrunk(24, ["g_transform_conv1", "g_transfrom_conv2", "g_transform_conv3",
+        self.trunk = PooledTrunk(class_count + 5, ["g_transform_conv1", "g_transfrom_conv2", "g_transform_conv3",
                                       "g_transform_conv4", "g_transform_conv5"])
         self.affine_weights = tf.Variable(tf.zeros([512, 6]), name="g_transform_param")
         self.affine_bias = tf.Variable(tf.constant(IDENTITY), name="g_b_fc1")
 
     def parameters(self, proposals, masks, label):
-        """Warp parameters [N, 6] of proposals [N,H,W,3] (0..1) with masks [N,H,W,1], label [1,H,W,20]."""
+        """Warp parameters [N, 6] of proposals [N,H,W,3] (0..1) with masks [N,H,W,1], label [1,H,W,K+1]."""
         count = tf.shape(proposals)[0]
         x = tf.concat([proposals, masks, tf.tile(label, [count, 1, 1, 1])], axis=3)
         size = tf.shape(x)[1:3] // self.input_scale

@@ -36,9 +36,9 @@ from spatial_transformer import OUTSIDE_MODES  # noqa: E402
 from transform_network import TransformNetwork, make_train_step  # noqa: E402
 
 
-def label_input(path, shape):
-    """The 20-channel one-hot of a colour label, as a [1, H, W, 20] batch."""
-    return common.one_hot_labels(common.read_label(path, shape=shape))[None]
+def label_input(path, shape, classes):
+    """The (K + 1)-channel one-hot of a colour label, as a [1, H, W, K + 1] batch."""
+    return common.one_hot_labels(common.read_label(path, shape=shape, classes=classes), classes)[None]
 
 
 def read_proposals(path, shape):
@@ -61,7 +61,8 @@ def train(args, steps):
         if (root / TRAIN_PAIRS).is_dir() else []
     if not sets:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
-    network = TransformNetwork(input_scale=2, outside=args.outside)
+    training.check_classes(root / MODEL_FOLDER, args.classes)
+    network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
     optimizer = tf.keras.optimizers.Adam(args.learning_rate)
     train_step = make_train_step(network, optimizer)
 
@@ -74,7 +75,7 @@ def train(args, steps):
         chosen = rng.permutation(len(mask))[:NUM_PROPOSALS]
         loss = train_step(tf.constant(proposal[chosen] / 255.0, tf.float32),
                           tf.constant(mask[chosen, :, :, None], tf.float32),
-                          tf.constant(label_input(root / TRAIN_LABELS / f"{name}.png", shape), tf.float32),
+                          tf.constant(label_input(root / TRAIN_LABELS / f"{name}.png", shape, args.classes), tf.float32),
                           tf.constant(common.read_image(root / TRAIN_IMAGES / f"{name}.png", shape=shape)[None],
                                       tf.float32))
         return {"loss": float(loss)}
@@ -95,12 +96,13 @@ def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAM
 
 def test(args):
     root, shape = args.root, args.sizes.shape(LEVEL)
-    network = TransformNetwork(input_scale=2, outside=args.outside)
+    training.check_classes(root / MODEL_FOLDER, args.classes)
+    network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
     training.restore_for_test(root / MODEL_FOLDER, network, root / RESULT_FOLDER, ".mat")
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
-        label = tf.constant(label_input(root / TEST_LABELS / f"{name}.png", shape), tf.float32)
+        label = tf.constant(label_input(root / TEST_LABELS / f"{name}.png", shape, args.classes), tf.float32)
         return {"transferred": transform_image(network, proposal, mask, label, args.round_parameters)}
 
     training.test_each_file(root / TEST_INPUTS, root / RESULT_FOLDER, result_of, "transformation test")

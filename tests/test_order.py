@@ -94,8 +94,8 @@ def test_depth_labels_agree_with_the_generators_depth_order(order_root):
 
 
 def _contact_only(first_class, second_class):
-    ground = {first_class, second_class} & set(segment_pairs.PLANAR_CLASSES)
-    return bool(ground) and not {first_class, second_class} & set(segment_pairs.OBJECT_CLASSES)
+    ground = {first_class, second_class} & set(common.CITYSCAPES.ids("planar"))
+    return bool(ground) and not {first_class, second_class} & set(common.CITYSCAPES.ids("standing"))
 
 
 def segment_mask(folder, class_id, image_id, j):
@@ -115,20 +115,20 @@ def _touching_blocks():
 def test_the_planar_rule_puts_objects_in_front_whatever_the_disparity():
     road, car = _touching_blocks()
     disparity = np.where(road, 900, 400).astype(np.uint16)   # the road measured closer than the car
-    assert segment_pairs.front_class(road, car, 1, 14, disparity) == 14
-    assert segment_pairs.front_class(car, road, 14, 1, disparity) == 14
+    assert segment_pairs.front_class(road, car, 1, 14, disparity, common.CITYSCAPES) == 14
+    assert segment_pairs.front_class(car, road, 14, 1, disparity, common.CITYSCAPES) == 14
     building = car
-    assert segment_pairs.front_class(road, building, 1, 3, disparity) == 1   # a building is not an object
-    assert segment_pairs.front_class(building, road, 3, 1, np.where(road, 400, 900).astype(np.uint16)) == 3
+    assert segment_pairs.front_class(road, building, 1, 3, disparity, common.CITYSCAPES) == 1   # a building is not an object
+    assert segment_pairs.front_class(building, road, 3, 1, np.where(road, 400, 900).astype(np.uint16), common.CITYSCAPES) == 3
     # switched off (--no-planar-rule), the depth decides: the road is closer
-    assert segment_pairs.front_class(road, car, 1, 14, disparity, planar_rule=False) == 1
-    assert segment_pairs.front_class(car, road, 14, 1, disparity, planar_rule=False) == 1
+    assert segment_pairs.front_class(road, car, 1, 14, disparity, common.CITYSCAPES, planar_rule=False) == 1
+    assert segment_pairs.front_class(car, road, 14, 1, disparity, common.CITYSCAPES, planar_rule=False) == 1
 
 
 def test_pairs_without_disparity_or_contact_are_not_labelled():
     road, car = _touching_blocks()
     no_car_disparity = np.where(road, 900, 0).astype(np.uint16)
-    assert segment_pairs.front_class(road, car, 1, 14, no_car_disparity) is None
+    assert segment_pairs.front_class(road, car, 1, 14, no_car_disparity, common.CITYSCAPES) is None
     far_car = np.zeros(LEVEL1, bool)
     far_car[2:8, 2:8] = True
     assert segment_pairs.touching(road, car) and not segment_pairs.touching(road, far_car)
