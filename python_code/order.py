@@ -64,7 +64,7 @@ def train(args, steps):
     image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
-    training.check_classes(root / MODEL_FOLDER, args.classes)
+    training.check_classes(root / MODEL_FOLDER, args.classes, training_starts=True)
     network = OrderNetwork(args.classes.count)
     optimizer = tf.keras.optimizers.Adam(learning_rate(1))
     train_step = make_train_step(network, optimizer)

@@ -136,7 +136,7 @@ def train(config, args, steps):
                                    f"from {config.sets}); run data_prep/train_generate_synthesis.py --level "
                                    f"{config.name} --sets {config.sets}, or pass --sets")
     vgg = load_vgg(root)
-    training.check_classes(root / config.model_folder, args.classes)
+    training.check_classes(root / config.model_folder, args.classes, training_starts=True)
     network = SynthesisNetwork(config.level, args.classes.count)
     if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
         initialise_from_lower_level(root, config, network, args.classes)

@@ -157,9 +157,9 @@ def train(folder, network, optimizer, steps, step_fn, save_every=100, descriptio
 CLASSES_RECORD = "classes.json"  # in a model folder: the class names its networks were built for
 
 
-def check_classes(folder, classes):
+def check_classes(folder, classes, training_starts=False):
     """A network's channel counts follow the class table, so a model folder records the table's
-    class names when training starts and refuses another table afterwards (one clear line)."""
+    class names when training starts there and refuses another table afterwards (one clear line)."""
     record = Path(folder) / CLASSES_RECORD
     names = list(classes.names)
     has_checkpoint = tf.train.latest_checkpoint(str(folder)) is not None
@@ -173,7 +173,7 @@ def check_classes(folder, classes):
             raise common.DataError(f"{record}: the networks here were trained with {len(recorded)} classes "
                                    f"({', '.join(recorded[:3])}, ...), the data root's table has {len(names)} "
                                    f"({', '.join(names[:3])}, ...); use another model folder or the same table")
-    else:
+    elif training_starts:
         common.write_bytes_atomic(record, json.dumps({"classes": names}).encode())
 
 

@@ -61,7 +61,7 @@ def train(args, steps):
         if (root / TRAIN_PAIRS).is_dir() else []
     if not sets:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
-    training.check_classes(root / MODEL_FOLDER, args.classes)
+    training.check_classes(root / MODEL_FOLDER, args.classes, training_starts=True)
     network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
     optimizer = tf.keras.optimizers.Adam(args.learning_rate)
     train_step = make_train_step(network, optimizer)

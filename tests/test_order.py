@@ -242,6 +242,7 @@ def test_a_missing_checkpoint_is_one_clear_error(tmp_path):
     assert result.returncode != 0
     (line,) = error_lines(result.stderr)
     assert str(tmp_path / "trainedmodels" / "order") in line
+    assert not (tmp_path / "trainedmodels").exists()  # a failed test phase leaves nothing behind
 
 
 def test_the_evaluation_prints_three_accuracies(order_root, tmp_path):
