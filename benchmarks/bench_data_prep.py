@@ -62,41 +62,31 @@ class FileTimer:
     load_mat, while it is installed."""
 
     def __init__(self):
-        self.write = self.read = 0.0
+        self.seconds = {"write": 0.0, "read": 0.0}
+
+    def timed(self, function, account):
+        def timed_function(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[account] += time.perf_counter() - start
+        return timed_function
 
     @contextlib.contextmanager
     def installed(self, writer=None):
-        original_save, original_load = common.save_mat, common.load_mat
-        original_wait = common.wait_for_background_writes
-        save = writer or original_save
-
-        def timed_save(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return save(*args, **kwargs)
-            finally:
-                self.write += time.perf_counter() - start
-
-        def timed_wait():
-            start = time.perf_counter()
-            try:
-                return original_wait()
-            finally:
-                self.write += time.perf_counter() - start
-
-        def timed_load(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return original_load(*args, **kwargs)
-            finally:
-                self.read += time.perf_counter() - start
-
-        common.save_mat, common.load_mat, common.wait_for_background_writes = timed_save, timed_load, timed_wait
+        names = ("save_mat", "wait_for_background_writes", "load_mat")
+        originals = {name: getattr(common, name) for name in names}
+        replacements = {"save_mat": (writer or originals["save_mat"], "write"),
+                        "wait_for_background_writes": (originals["wait_for_background_writes"], "write"),
+                        "load_mat": (originals["load_mat"], "read")}
+        for name, (function, account) in replacements.items():
+            setattr(common, name, self.timed(function, account))
         try:
             yield self
         finally:
-            common.save_mat, common.load_mat = original_save, original_load
-            common.wait_for_background_writes = original_wait
+            for name, function in originals.items():
+                setattr(common, name, function)
 
 
 def old_save_mat(path, variables, background=False):
@@ -122,7 +112,8 @@ def run_step(root, module, arguments, writer=None):
         start, cpu_start = time.perf_counter(), time.process_time()
         module.main(["--root", str(root), "--workers", "1"] + arguments)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    return seconds - copy_seconds, timer.write - copy_seconds, timer.read, cpu_seconds - copy_seconds
+    return (seconds - copy_seconds, timer.seconds["write"] - copy_seconds, timer.seconds["read"],
+            cpu_seconds - copy_seconds)
 
 def same_content(folder_a, folder_b):
     files_a = sorted(path.relative_to(folder_a) for path in folder_a.rglob("*.mat"))

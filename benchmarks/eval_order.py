@@ -50,7 +50,7 @@ def training_fronts(root):
 def evaluate(root, held_out):
     shape = common.load_sizes(root).shape(order.LEVEL)
     network = OrderNetwork()
-    training.restore_for_test(root / order.MODEL_FOLDER, network)
+    training.restore_for_test(root / order.MODEL_FOLDER, network, common.load_classes(root))
     majority = training_fronts(root).most_common(1)[0][0]
     class_order = common.class_order(root)
     correct = Counter()

@@ -119,11 +119,11 @@ def _chunks(pieces):
 _POOLS = {}
 
 
-def _thread_pool(threads):
-    """One pool per process and size (a pool does not survive a fork into a worker process)."""
-    key = (os.getpid(), threads)
+def thread_pool(name, threads):
+    """One pool per process, name and size (a pool does not survive a fork into a worker process)."""
+    key = (os.getpid(), name, threads)
     if key not in _POOLS:
-        _POOLS[key] = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="mat_v5")
+        _POOLS[key] = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix=name)
     return _POOLS[key]
 
 
@@ -132,7 +132,7 @@ def compressed_element(pieces, level, threads=1):
     chunks = _chunks(pieces)
     deflate = functools.partial(_deflate_chunk, level=level)
     # zlib and numpy release the GIL on large buffers, so the threads deflate in parallel
-    parts = list(_thread_pool(threads).map(deflate, chunks) if threads > 1 and len(chunks) > 2
+    parts = list(thread_pool("mat_v5", threads).map(deflate, chunks) if threads > 1 and len(chunks) > 2
                  else map(deflate, chunks))
     checksum = 1
     for chunk, (_, chunk_checksum) in zip(chunks, parts):

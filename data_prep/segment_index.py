@@ -50,8 +50,9 @@ class Match:
 def library_fingerprint(root, image_ids):
     """Digest of the memory bank: every segment file's name, size and modification time."""
     digest = hashlib.sha256()
+    class_count = common.load_classes(root).count
     for image_id in image_ids:
-        for path in segments.segment_files(Path(root) / SEGMENT_FOLDER, image_id, common.load_classes(root).count):
+        for path in segments.segment_files(Path(root) / SEGMENT_FOLDER, image_id, class_count):
             try:
                 stat = path.stat()
             except FileNotFoundError:

@@ -1,11 +1,11 @@
 """Shared helpers of the SIMS data-preparation steps.
 
-Everything the numbered steps have in common lives here once: the dataset's class table (Cityscapes
-by default; class_table.py), colour label <-> index maps, the networks' (K + 1)-channel one-hot,
-MATLAB-compatible image
-operations (nearest resize, bwlabel numbering, Sobel edge, square dilation), atomic file I/O with
-one-line errors, the data root and its sizes, and the per-image runner (progress bar, resume,
-worker processes, sharding, per-image seeds).
+Everything the numbered steps have in common lives here once: the dataset's class table
+(Cityscapes by default; class_table.py), colour label <-> index maps, the networks' (K + 1)-channel
+one-hot, MATLAB-compatible image operations (nearest resize, bwlabel numbering, Sobel edge, square
+dilation), atomic file I/O with one-line errors (.mat files through mat_v5.py), the data root and
+its sizes, and the per-image runner (progress bar, resume, worker processes, sharding, per-image
+seeds, files written behind the step).
 
 Importing this module does not import TensorFlow, so the data-preparation steps stay light.
 """
@@ -479,7 +479,6 @@ def _write_mat(path, variables):
 
 MAX_BACKGROUND_WRITES = 2  # files held in memory while they are written behind the step
 _background_writes = []    # futures of save_mat(..., background=True) not yet waited for
-_writer_threads = {}
 _waiting_for_writes = False  # True inside run_per_image, which waits for them per image
 
 
@@ -494,12 +493,10 @@ def save_mat(path, variables, background=False):
     if not (background and _waiting_for_writes):
         _write_mat(path, variables)
         return
-    pid = os.getpid()
-    if pid not in _writer_threads:  # a thread does not survive a fork into a worker process
-        _writer_threads[pid] = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="save_mat")
     while len(_background_writes) >= MAX_BACKGROUND_WRITES:
         _background_writes.pop(0).result()
-    _background_writes.append(_writer_threads[pid].submit(_write_mat, path, variables))
+    # its own pool: a write waits on the deflating pool, so it must not take one of its threads
+    _background_writes.append(mat_v5.thread_pool("save_mat", 1).submit(_write_mat, path, variables))
 
 
 def wait_for_background_writes():

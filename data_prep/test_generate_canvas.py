@@ -75,10 +75,16 @@ class Segments:
     all_class_flag: np.ndarray    # K x 2, [1, proposal] or [2, remained], in visiting order
 
 
+def output_folders(root, level_name):
+    """(canvas .mat folder, .jpg preview folder) of a level."""
+    folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
+    return folder, folder.with_name(folder.name + "_canvas")
+
+
 def output_files(root, image_id, level_name):
     name = common.image_name(image_id)
-    folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
-    return [folder / f"{name}.mat", folder.with_name(folder.name + "_canvas") / f"{name}.jpg"]
+    canvases, previews = output_folders(root, level_name)
+    return [canvases / f"{name}.mat", previews / f"{name}.jpg"]
 
 
 def _resize_stack(stack, shape):
@@ -287,12 +293,12 @@ def main(argv=None):
     LOG.info("canvas %s: %d images have transformation results, %d ordering predictions; tricks: %s",
              args.level, transformed, ordered, ", ".join(tricks) or "none")
     # canvases made from other network results or options are made again, not skipped
-    canvas_file, preview_file = output_files(root, 0, args.level)
+    canvases, previews = output_folders(root, args.level)
     common.keep_outputs_made_from(
         {"transformation_results": common.made_from(root / TRANSFORM_RESULTS) if args.use_transform else None,
          "ordering_predictions": common.made_from(root / ORDER_PREDICTIONS),
          "options": {"tricks": tricks, "original_ordering_cut": args.original_ordering_cut, "seed": args.seed}},
-        canvas_file.parent, ".mat", also=[(preview_file.parent, ".jpg")])
+        canvases, ".mat", also=[(previews, ".jpg")])
     common.run_step(args, f"canvas {args.level}", LAYOUT_FOLDER, process_image,
                     lambda root_, image_id: output_files(root_, image_id, args.level),
                     level_name=args.level, use_transform=args.use_transform, tricks=tricks,

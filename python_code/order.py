@@ -64,7 +64,6 @@ def train(args, steps):
     image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
-    training.check_classes(root / MODEL_FOLDER, args.classes, training_starts=True)
     network = OrderNetwork(args.classes.count)
     optimizer = tf.keras.optimizers.Adam(learning_rate(1))
     train_step = make_train_step(network, optimizer)
@@ -85,7 +84,8 @@ def train(args, steps):
                           tf.constant(rng.integers(0, 2 ** 31, 2), tf.int32))
         return {"loss": float(loss), "learning_rate": rate}
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "order")
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "order",
+                   classes=args.classes)
 
 
 def predict(network, pair_masks, label):
@@ -100,9 +100,8 @@ def predict(network, pair_masks, label):
 
 def test(args):
     root, shape = args.root, args.sizes.shape(LEVEL)
-    training.check_classes(root / MODEL_FOLDER, args.classes)
     network = OrderNetwork(args.classes.count)
-    training.restore_for_test(root / MODEL_FOLDER, network, root / RESULT_FOLDER, ".mat")
+    training.restore_for_test(root / MODEL_FOLDER, network, args.classes, root / RESULT_FOLDER, ".mat")
 
     def result_of(name):
         pair_masks, _ = read_pairs(root / TEST_PAIRS / f"{name}.mat", shape, 4)

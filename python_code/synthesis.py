@@ -136,7 +136,6 @@ def train(config, args, steps):
                                    f"from {config.sets}); run data_prep/train_generate_synthesis.py --level "
                                    f"{config.name} --sets {config.sets}, or pass --sets")
     vgg = load_vgg(root)
-    training.check_classes(root / config.model_folder, args.classes, training_starts=True)
     network = SynthesisNetwork(config.level, args.classes.count)
     if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
         initialise_from_lower_level(root, config, network, args.classes)
@@ -167,7 +166,7 @@ def train(config, args, steps):
         return {**{term: float(value) for term, value in terms.items()}, "learning_rate": rate}
 
     training.train(root / config.model_folder, network, optimizer, steps, step, config.save_every,
-                   f"synthesis {config.name}")
+                   f"synthesis {config.name}", classes=args.classes)
 
 
 def synthesize(network, canvas, label_index, classes):
@@ -181,9 +180,9 @@ def test(config, args):
     folder = root / config.test_folder
     if not folder.is_dir():
         raise common.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
-    training.check_classes(root / config.model_folder, args.classes)
     network = SynthesisNetwork(config.level, args.classes.count)
-    training.restore_for_test(root / config.model_folder, network, root / config.result_folder, ".png", inputs=[folder])
+    training.restore_for_test(root / config.model_folder, network, args.classes, root / config.result_folder, ".png",
+                              inputs=[folder])
 
     def process(image_id):
         name = common.image_name(image_id)

@@ -113,6 +113,8 @@ def main(argv=None):
     if not common.dataset_json_path(root).exists():
         raise common.DataError(f"{common.dataset_json_path(root)}: not a prepared data root")
 
+    if not args.layouts.is_dir():
+        raise common.DataError(f"{args.layouts}: folder not found")
     make_work_root(root, work)
     names = place_layouts(args.layouts, work, sizes, classes)
     LOG.info("%d layouts placed in %s", len(names), work / "testdata" / "label_refine")

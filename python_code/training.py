@@ -123,13 +123,15 @@ def epoch_image(image_ids, seed, step):
     return image_ids[np.random.default_rng([seed, epoch, 1]).permutation(len(image_ids))[position]]
 
 
-def train(folder, network, optimizer, steps, step_fn, save_every=100, description="training"):
+def train(folder, network, optimizer, steps, step_fn, save_every=100, description="training", *, classes):
     """Run step_fn(step) -> {name: value} (or None to skip) until `steps` steps are done in all.
 
     Checkpoints (network, optimizer, step) go to `folder` every save_every steps and at the end;
-    a run that finds one continues from it. Scalars go to TensorBoard logs in folder/logs.
+    a run that finds one continues from it (when it was trained with the same class table,
+    check_classes). Scalars go to TensorBoard logs in folder/logs.
     """
     folder = Path(folder)
+    check_classes(folder, classes, training_starts=True)
     optimizer.build(network.trainable_variables)  # restoring needs the slots to exist already
     step = tf.Variable(0, dtype=tf.int64, name="step")
     checkpoint = tf.train.Checkpoint(network=network, optimizer=optimizer, step=step)
@@ -177,11 +179,13 @@ def check_classes(folder, classes, training_starts=False):
         common.write_bytes_atomic(record, json.dumps({"classes": names}).encode())
 
 
-def restore_for_test(folder, network, result_folder=None, result_suffix=None, inputs=()):
-    """Load the newest checkpoint of a network (one clear error when there is none). A test phase
-    names its result folder and the folders of network results it reads (`inputs`): results made
-    by other weights or from other inputs are removed there, so that the phase writes them again
-    instead of skipping them as finished (sims_common.keep_outputs_made_from)."""
+def restore_for_test(folder, network, classes, result_folder=None, result_suffix=None, inputs=()):
+    """Load the newest checkpoint of a network (one clear error when there is none, or when it was
+    trained with another class table, check_classes). A test phase names its result folder and the
+    folders of network results it reads (`inputs`): results made by other weights or from other
+    inputs are removed there, so that the phase writes them again instead of skipping them as
+    finished (sims_common.keep_outputs_made_from)."""
+    check_classes(folder, classes)
     latest = tf.train.latest_checkpoint(str(folder))
     if latest is None:
         raise common.DataError(f"{folder}: no checkpoint found; train the network first "

@@ -61,7 +61,6 @@ def train(args, steps):
         if (root / TRAIN_PAIRS).is_dir() else []
     if not sets:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
-    training.check_classes(root / MODEL_FOLDER, args.classes, training_starts=True)
     network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
     optimizer = tf.keras.optimizers.Adam(args.learning_rate)
     train_step = make_train_step(network, optimizer)
@@ -80,7 +79,8 @@ def train(args, steps):
                                       tf.float32))
         return {"loss": float(loss)}
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "transformation")
+    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "transformation",
+                   classes=args.classes)
 
 
 def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS):
@@ -96,9 +96,8 @@ def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAM
 
 def test(args):
     root, shape = args.root, args.sizes.shape(LEVEL)
-    training.check_classes(root / MODEL_FOLDER, args.classes)
     network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
-    training.restore_for_test(root / MODEL_FOLDER, network, root / RESULT_FOLDER, ".mat")
+    training.restore_for_test(root / MODEL_FOLDER, network, args.classes, root / RESULT_FOLDER, ".mat")
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)

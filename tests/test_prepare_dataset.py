@@ -214,3 +214,11 @@ def test_the_ordering_network_scores_each_class_of_the_table():
     network = OrderNetwork(classes.count)
     logits = network(tf.zeros([2, 32, 64, 3]), tf.zeros([2, 32, 64, 3]))
     assert logits.shape == (2, classes.count + 1)
+
+
+def test_a_missing_layouts_folder_is_one_line(tmp_path):
+    (tmp_path / "dataset.json").write_text(json.dumps({"base_height": 32}))
+    run = run_script("python_code/synthesize_layouts.py", "--layouts", tmp_path / "nowhere", "--root", tmp_path,
+                     "--out", tmp_path / "out")
+    (line,) = error_lines(run.stderr)
+    assert "nowhere: folder not found" in line and not (tmp_path / "out").exists()
