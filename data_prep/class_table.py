@@ -63,11 +63,6 @@ class ClassTable:
                 "groups": {group: [self.names[k - 1] for k in ids] for group, ids in self.groups.items()},
                 "order": [self.names[k - 1] for k in self.order]}
 
-    def __eq__(self, other):
-        return isinstance(other, ClassTable) and self.description() == other.description()
-
-    __hash__ = object.__hash__
-
     @functools.cached_property
     def colour_lookup(self):
         """(sorted 24-bit colour keys, the class index of each) for label_to_index."""
