@@ -25,6 +25,7 @@ import order_network  # noqa: E402
 import synthesis  # noqa: E402
 import transform_network  # noqa: E402
 import sims_common as common  # noqa: E402
+from network_blocks import one_hot_labels  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
 from vgg_features import load_vgg  # noqa: E402
 
@@ -57,28 +58,43 @@ def matmul_flops_per_second(repeats):
     return 2 * MATMUL_SIZE ** 3 / seconds
 
 
+def one_device_step(network, optimizer, batch_losses):
+    """The scripts' training step on one device; takes a batch (the train_step's input)."""
+    step = training.make_train_step(tf.distribute.get_strategy(), network, optimizer,
+                                    lambda batch: batch_losses(network, batch), samples_can_be_empty=False)
+    return lambda batch: step(batch, 1)
+
+
 def cases(shape, vgg):
-    """(name, forward(*inputs), train step(*inputs), inputs) of every network at one image size."""
+    """(name, forward(*inputs), train step(batch), inputs, batch) of every network at one image size."""
     rng = np.random.default_rng(0)
-    label = tf.constant(common.one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8))[None], tf.float32)
+    index = rng.integers(0, 19, (1,) + shape).astype(np.uint8)
+    label = one_hot_labels(index, 19)
     images = tf.constant(rng.random((10,) + shape + (3,)), tf.float32)
     masks = tf.constant(rng.random((10,) + shape + (1,)) > 0.5, tf.float32)
+    pixels = tf.cast(images * 255, tf.uint8)
+    weight = tf.ones([1])
 
     transform = transform_network.TransformNetwork(input_scale=2)
-    transform_step = transform_network.make_train_step(transform, tf.keras.optimizers.Adam(1e-5))
-    yield ("transformation", lambda p, m, l: transform(p, m, l)[0], transform_step,
-           (images, masks, label), (images, masks, label, images[:1] * 255))
+    yield ("transformation", lambda p, m, l: transform(p, m, l)[0],
+           one_device_step(transform, tf.keras.optimizers.Adam(1e-5), transform_network.batch_losses),
+           (images, masks, label), {"proposals": pixels[None], "masks": tf.cast(masks[None, ..., 0], tf.uint8),
+                                    "label_index": index, "real_image": pixels[:1], "weight": weight})
 
     ordering = order_network.OrderNetwork()
-    order_step = order_network.make_train_step(ordering, tf.keras.optimizers.Adam(1e-5))
-    fronts = tf.constant(rng.integers(1, 20, 10), tf.int32)
-    yield ("order", ordering, order_step, (images, images), (images, images, fronts, tf.constant([0, 1])))
+    yield ("order", ordering, one_device_step(ordering, tf.keras.optimizers.Adam(1e-5), order_network.batch_losses),
+           (images, images), {"pair_masks": pixels[None], "label": pixels[:1], "weight": weight,
+                              "front": tf.constant(rng.integers(1, 20, (1, 10)), tf.int32),
+                              "pair_weight": tf.ones([1, 10]),
+                              "dropout_keep": tf.ones([1, 10, order_network.HIDDEN_UNITS])})
 
     for level in (1, 2):
         network = SynthesisNetwork(level)
-        step = synthesis.make_train_step(network, vgg, tf.keras.optimizers.Adam(1e-4), synthesis.VGG16_TERM_SCALE)
-        inputs = (label, images[:1], masks[:1])
-        yield (f"synthesis_{synthesis.LEVEL_NAMES[level]}", network, step, inputs, inputs + (images[:1] * 255, label))
+        step = one_device_step(network, tf.keras.optimizers.Adam(1e-4),
+                               lambda net, batch: synthesis.batch_losses(net, vgg, synthesis.VGG16_TERM_SCALE, batch))
+        yield (f"synthesis_{synthesis.LEVEL_NAMES[level]}", network, step, (label, images[:1], masks[:1]),
+               {"label_index": index, "canvas": pixels[:1], "real_image": pixels[:1], "clean_index": index,
+                "weight": weight})
 
 
 def main(argv=None):
@@ -95,7 +111,7 @@ def main(argv=None):
         for name, forward, train_step, inputs, train_inputs in cases(shape, vgg):
             flops = forward_flops(forward, *inputs)
             forward_seconds = best_time(lambda: tf.nest.map_structure(np.asarray, forward(*inputs)), args.repeats)
-            step_seconds = best_time(lambda: tf.nest.map_structure(np.asarray, train_step(*train_inputs)), 1)
+            step_seconds = best_time(lambda: tf.nest.map_structure(np.asarray, train_step(train_inputs)[0]), 1)
             achieved = flops / forward_seconds / matmul
             print(f"{name}@{size_name} forward_s={forward_seconds:.3f} train_step_s={step_seconds:.3f} "
                   f"gflops={flops / 1e9:.2f} fraction_of_matmul={achieved:.3f}")

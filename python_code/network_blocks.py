@@ -5,11 +5,22 @@ activation_fn=lrelu): a 3x3 convolution without bias, layer normalisation over H
 each sample with a per-channel scale and offset, then max(0.2x, x). slim.repeat stacks n of them
 under one scope, naming them SCOPE/SCOPE_1, SCOPE/SCOPE_2, ... Variables here carry the same
 names (weights, LayerNorm/gamma, LayerNorm/beta) so checkpoints of the original can be mapped.
+
+Mixed precision (--mixed-precision): conv stacks compute in the Keras policy's compute dtype
+(bfloat16 or float16) with their float32 weights cast on use, layer normalisation's statistics stay
+float32, and every stack hands float32 on, so that resizes, warps, heads and losses are float32.
+Under the default float32 policy every cast is a no-op.
 """
 
+import keras
 import tensorflow as tf
 
 LAYER_NORM_EPSILON = 1e-12  # slim.layer_norm's default
+
+
+def compute_dtype():
+    """The dtype conv stacks compute in: the Keras policy's (float32 unless mixed precision)."""
+    return tf.as_dtype(keras.mixed_precision.global_policy().compute_dtype)
 
 
 def lrelu(x):
@@ -25,9 +36,11 @@ def glorot_uniform(shape):
 
 
 def layer_norm(x, gamma, beta):
-    """Normalise each sample over all of H, W, C; then a per-channel scale and offset."""
-    mean, variance = tf.nn.moments(x, axes=[1, 2, 3], keepdims=True)
-    return (x - mean) * tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma + beta
+    """Normalise each sample over all of H, W, C; then a per-channel scale and offset (in float32,
+    returned in x's dtype)."""
+    x32 = tf.cast(x, tf.float32)
+    mean, variance = tf.nn.moments(x32, axes=[1, 2, 3], keepdims=True)
+    return tf.cast((x32 - mean) * tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma + beta, x.dtype)
 
 
 class ConvLayerNorm(tf.Module):
@@ -43,23 +56,39 @@ class ConvLayerNorm(tf.Module):
                 self.beta = tf.Variable(tf.zeros([out_channels]), name="beta")
 
     def __call__(self, x):
-        x = tf.nn.conv2d(x, self.weights, strides=1, padding="SAME")
+        x = tf.nn.conv2d(x, tf.cast(self.weights, x.dtype), strides=1, padding="SAME")
         return lrelu(layer_norm(x, self.gamma, self.beta))
 
 
 class ConvStack(tf.Module):
-    """slim.repeat(x, count, conv+layer norm+lrelu, channels, [3, 3], scope=name)."""
+    """slim.repeat(x, count, conv+layer norm+lrelu, channels, [3, 3], scope=name); computes in the
+    policy's dtype of when it was made, takes and returns float32."""
 
     def __init__(self, count, in_channels, out_channels, name):
         super().__init__(name=name)
+        self.dtype = compute_dtype()
         with self.name_scope:
             self.layers = [ConvLayerNorm(in_channels if i == 0 else out_channels, out_channels, name=f"{name}_{i + 1}")
                            for i in range(count)]
 
     def __call__(self, x):
+        x = tf.cast(x, self.dtype)
         for layer in self.layers:
             x = layer(x)
-        return x
+        return tf.cast(x, tf.float32)
+
+
+def one_hot_labels(index, class_count):
+    """Class index maps (0..K-1; any other value is void) -> float32 maps with K class channels and
+    void = 1 - their sum: sims_common.one_hot_labels in the graph, so that the input pipeline moves
+    one byte a pixel instead of K + 1 floats."""
+    channels = tf.one_hot(tf.cast(index, tf.int32), class_count, dtype=tf.float32)
+    return tf.concat([channels, 1.0 - tf.reduce_sum(channels, axis=-1, keepdims=True)], axis=-1)
+
+
+def merge_first_axes(x):
+    """[B, P, ...] -> [B * P, ...]: the items of a batch of images (proposals, pairs) as one batch."""
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
 
 
 def pool(x, kind):

@@ -1,10 +1,10 @@
 """The ordering network of SIMS (order.py of the original), in TensorFlow 2.
 
-Training (training_phase = True, or --train): each step takes a training image in shuffled order
-and up to BATCH_PAIRS of its pairs from traindata/order/NAME.mat (pair masks and the class in
-front, labelled by depth), with the image's label traindata/label_refine/NAME.png, and minimises
-softmax cross-entropy. Checkpoints and TensorBoard logs go to trainedmodels/order/; an
-interrupted run continues from the last checkpoint.
+Training (training_phase = True, or --train): each step takes --batch-size training images in
+shuffled order and up to BATCH_PAIRS pairs of each from traindata/order/NAME.mat (pair masks and
+the class in front, labelled by depth), with the image's label traindata/label_refine/NAME.png,
+and minimises softmax cross-entropy. Checkpoints and TensorBoard logs go to trainedmodels/order/;
+an interrupted run continues from the last checkpoint.
 Test (training_phase = False, or --test): every testdata/order/NAME.mat gets
 result/order/data/NAME.mat with `prediction` (pairs x K + 1 logits, 20 for Cityscapes' 19
 classes; argmax = the class in front).
@@ -30,8 +30,9 @@ import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import distribution  # noqa: E402
 import sims_common as common  # noqa: E402
-from order_network import OrderNetwork, make_train_step  # noqa: E402
+from order_network import DROPOUT_RATE, HIDDEN_UNITS, OrderNetwork, batch_losses  # noqa: E402
 
 
 def read_pairs(path, shape, label_columns):
@@ -58,34 +59,46 @@ def learning_rate(epoch):
     return min(BASE_LEARNING_RATE * 1.1 ** (epoch - 1), MAX_LEARNING_RATE)
 
 
-def train(args, steps):
+def sample_reader(args):
+    """(read_sample(index) of a training run (input_pipeline), training images): up to BATCH_PAIRS
+    random pairs of the sample's image, padded (pair_weight 0), with the dropout draw of each pair's
+    hidden units; weight 0 when the image has no pair."""
     root, seed = args.root, args.seed
     shape = args.sizes.shape(LEVEL)
     image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
-    network = OrderNetwork(args.classes.count)
-    optimizer = tf.keras.optimizers.Adam(learning_rate(1))
-    train_step = make_train_step(network, optimizer)
-    epoch_steps = training.steps_per_epoch(args, EPOCHS, len(image_ids))
 
-    def step(index):
+    def read_sample(index):
         rng = training.step_rng(seed, index)
         name = common.image_name(training.epoch_image(image_ids, seed, index))
         pair_masks, fronts = read_pairs(root / TRAIN_PAIRS / f"{name}.mat", shape, 1)
-        if len(fronts) == 0:
-            return None  # no touching pair with depth on both sides
         chosen = rng.permutation(len(fronts))[:BATCH_PAIRS]
-        rate = training.set_learning_rate(optimizer, index, epoch_steps, learning_rate, args.learning_rate)
-        label = label_image(root / TRAIN_LABELS / f"{name}.png", shape)
-        loss = train_step(tf.constant(pair_masks[chosen] / 255.0, tf.float32),
-                          tf.constant(np.repeat(label, len(chosen), axis=0), tf.float32),
-                          tf.constant(fronts[chosen, 0], tf.int32),
-                          tf.constant(rng.integers(0, 2 ** 31, 2), tf.int32))
-        return {"loss": float(loss), "learning_rate": rate}
+        sample = {"pair_masks": np.zeros((BATCH_PAIRS,) + shape + (3,), np.uint8),
+                  "label": np.zeros(shape + (3,), np.uint8),
+                  "front": np.zeros(BATCH_PAIRS, np.int32), "pair_weight": np.zeros(BATCH_PAIRS, np.float32),
+                  "dropout_keep": (rng.random((BATCH_PAIRS, HIDDEN_UNITS)) >= DROPOUT_RATE).astype(np.float32),
+                  "weight": np.float32(len(chosen) > 0)}
+        if len(chosen):   # no touching pair with depth on both sides: nothing to learn
+            sample["pair_masks"][:len(chosen)] = pair_masks[chosen]
+            sample["label"] = common.read_image(root / TRAIN_LABELS / f"{name}.png", shape=shape)
+            sample["front"][:len(chosen)] = fronts[chosen, 0]
+            sample["pair_weight"][:len(chosen)] = 1.0
+        return sample
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "order",
-                   classes=args.classes)
+    return read_sample, image_ids
+
+
+def train(args, steps):
+    read_sample, image_ids = sample_reader(args)
+    with args.strategy.scope():
+        network = OrderNetwork(args.classes.count)
+        optimizer = distribution.adam(learning_rate(1))
+    epoch_steps = training.steps_per_epoch(args, EPOCHS, len(image_ids))
+    training.train(args, args.root / MODEL_FOLDER, "order", network, optimizer, steps, read_sample,
+                   lambda batch: batch_losses(network, batch),
+                   lambda step: training.set_learning_rate(optimizer, step, epoch_steps, learning_rate,
+                                                           args.learning_rate))
 
 
 def predict(network, pair_masks, label):

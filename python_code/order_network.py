@@ -10,11 +10,12 @@ target).
 
 import tensorflow as tf
 
-from network_blocks import ConvLayerNorm, PooledTrunk, glorot_uniform
+from network_blocks import ConvLayerNorm, PooledTrunk, glorot_uniform, merge_first_axes
 
 CITYSCAPES_CLASS_COUNT = 19
 NUM_LOGITS = CITYSCAPES_CLASS_COUNT + 1
 DROPOUT_RATE = 0.5
+HIDDEN_UNITS = 1024
 
 
 class OrderNetwork(tf.Module):
@@ -22,33 +23,36 @@ class OrderNetwork(tf.Module):
         super().__init__(name="order_network")
         self.logit_count = class_count + 1
         self.trunk = PooledTrunk(6, [f"g_selection_conv{i}" for i in range(1, 6)])
-        self.hidden = ConvLayerNorm(512, 1024, kernel_size=1, name="g_selection_conv6")
+        self.hidden = ConvLayerNorm(512, HIDDEN_UNITS, kernel_size=1, name="g_selection_conv6")
         with tf.name_scope("g_selection_classify"):
-            self.classify_weights = tf.Variable(glorot_uniform((1, 1, 1024, self.logit_count)), name="weights")
+            self.classify_weights = tf.Variable(glorot_uniform((1, 1, HIDDEN_UNITS, self.logit_count)),
+                                                name="weights")
             self.classify_biases = tf.Variable(tf.zeros([self.logit_count]), name="biases")
 
-    def __call__(self, pair_masks, labels, dropout_seed=None):
-        """Logits [N, K + 1] of pair masks [N,H,W,3] and labels [N,H,W,3] (0..1). With a dropout_seed
-        ([2] int) the network is in training mode and drops half of the hidden units."""
+    def __call__(self, pair_masks, labels, dropout_keep=None):
+        """Logits [N, K + 1] of pair masks [N,H,W,3] and labels [N,H,W,3] (0..1). With dropout_keep
+        ([N, HIDDEN_UNITS], 1 = keep) the network is in training mode and drops the hidden units
+        marked 0, scaling the rest by 1 / (1 - DROPOUT_RATE)."""
         x = self.trunk(tf.concat([pair_masks, labels], axis=3))
         x = self.hidden(tf.reduce_mean(x, axis=[1, 2], keepdims=True))
-        if dropout_seed is not None:
-            x = tf.nn.experimental.stateless_dropout(x, rate=DROPOUT_RATE, seed=dropout_seed)
+        if dropout_keep is not None:
+            x = x * tf.reshape(dropout_keep, [-1, 1, 1, HIDDEN_UNITS]) / (1.0 - DROPOUT_RATE)
         logits = tf.nn.conv2d(x, self.classify_weights, strides=1, padding="VALID") + self.classify_biases
         return tf.reshape(logits, [-1, self.logit_count])
 
 
-def order_loss(logits, front_classes):
-    """Mean softmax cross-entropy against the class in front."""
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=front_classes, logits=logits))
+def batch_losses(network, batch):
+    """({"loss": [B]}, {}) of a training batch (order.read_sample, stacked): pair_masks [B,P,H,W,3] and
+    the colour label [B,H,W,3] as uint8, front [B,P] (the class in front), pair_weight [B,P]
+    (0 = padding), dropout_keep [B,P,HIDDEN_UNITS]. An image's loss is the mean softmax
+    cross-entropy over its pairs."""
+    pair_masks, weight = tf.cast(batch["pair_masks"], tf.float32) / 255.0, batch["pair_weight"]
+    label = tf.cast(batch["label"], tf.float32) / 255.0
+    count = tf.shape(pair_masks)[1]
 
-
-def make_train_step(network, optimizer):
-    @tf.function(reduce_retracing=True)
-    def train_step(pair_masks, labels, front_classes, dropout_seed):
-        with tf.GradientTape() as tape:
-            loss = order_loss(network(pair_masks, labels, dropout_seed), front_classes)
-        gradients = tape.gradient(loss, network.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-        return loss
-    return train_step
+    logits = network(merge_first_axes(pair_masks), tf.repeat(label, count, axis=0),
+                     merge_first_axes(batch["dropout_keep"]))
+    cross_entropy = tf.reshape(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.reshape(batch["front"], [-1]), logits=logits), tf.shape(weight))
+    return {"loss": tf.reduce_sum(cross_entropy * weight, axis=1)
+            / tf.maximum(tf.reduce_sum(weight, axis=1), 1.0)}, {}

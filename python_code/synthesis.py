@@ -1,10 +1,10 @@
 """Training and test phase of the synthesis network, shared by synthesis_256_512.py,
 synthesis_512_1024.py and synthesis_1024_2048.py (which differ only in their configuration).
 
-Training: each step takes a training image in shuffled order and one of its random canvas sets
-(traindata/synthesis/traindata_synthesis_<level>_<2 level>/): the canvas and the revised label are
-the input, the real image and the clean label (Label256Full / Label512Full / Label1024Full) the
-targets. Adam at the script's learning_rate(epoch) (or --learning-rate), checkpoints in
+Training: each step takes --batch-size training images in shuffled order and one random canvas
+set of each (traindata/synthesis/traindata_synthesis_<level>_<2 level>/): the canvas and the
+revised label are the input, the real image and the clean label (Label256Full / Label512Full /
+Label1024Full) the targets. Adam at the script's learning_rate(epoch) (or --learning-rate), checkpoints in
 trainedmodels/synthesis/synthesis_<level>/, resume, TensorBoard (each loss term, the rate and a
 sample image). A level without a checkpoint of its own starts from the next lower level's newest
 checkpoint (all variables both networks have) when there is one. Test: every
@@ -19,8 +19,10 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+import distribution
 import sims_common as common
 import training
+from network_blocks import one_hot_labels
 from synthesis_network import SynthesisNetwork, synthesis_loss
 from vgg_features import load_vgg
 
@@ -83,11 +85,12 @@ class Config:
         return "testdata/label_refine" if self.level == 1 else "testdata/label_refine_512"
 
 
-def network_inputs(canvas, label_index, classes):
-    """(one-hot label [1,H,W,K+1], canvas [1,H,W,3] in 0..1, canvas mask [1,H,W,1]) as tensors."""
-    canvas = np.asarray(canvas, np.float32)
-    return (tf.constant(common.one_hot_labels(label_index, classes)[None], tf.float32), tf.constant(canvas[None]),
-            tf.constant((canvas.sum(axis=2) > 0)[None, :, :, None], tf.float32))
+def network_inputs(label_index, canvas, class_count):
+    """(one-hot label [N,H,W,K+1], canvas [N,H,W,3] in 0..1, canvas mask [N,H,W,1]) of label index
+    maps [N,H,W] and canvases in 0..1."""
+    canvas = tf.cast(canvas, tf.float32)
+    return (one_hot_labels(label_index, class_count), canvas,
+            tf.cast(tf.reduce_sum(canvas, axis=3, keepdims=True) > 0, tf.float32))
 
 
 def initialise_from_lower_level(root, config, network, classes=common.CITYSCAPES):
@@ -113,19 +116,22 @@ def initialise_from_lower_level(root, config, network, classes=common.CITYSCAPES
     return True
 
 
-def make_train_step(network, vgg, optimizer, vgg_scale):
-    @tf.function(reduce_retracing=True)
-    def train_step(label, canvas, canvas_mask, real_image, clean_label):
-        with tf.GradientTape() as tape:
-            generated, logits = network(label, canvas, canvas_mask)
-            terms = synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_scale)
-        gradients = tape.gradient(terms["total"], network.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-        return terms, generated
-    return train_step
+def batch_losses(network, vgg, vgg_scale, batch):
+    """({term: [B]}, {"sample": real over generated image of the first sample}) of a training batch
+    (read_sample, stacked): label_index and clean_index [B,H,W], canvas and real_image [B,H,W,3],
+    all uint8."""
+    label, canvas, canvas_mask = network_inputs(batch["label_index"], tf.cast(batch["canvas"], tf.float32) / 255.0,
+                                                network.class_count)
+    real_image = tf.cast(batch["real_image"], tf.float32)
+    generated, logits = network(label, canvas, canvas_mask)
+    terms = synthesis_loss(vgg, real_image, generated, logits, label,
+                           one_hot_labels(batch["clean_index"], network.class_count), vgg_scale)
+    return terms, {"sample": tf.concat([real_image[0], generated[0]], axis=0)}
 
 
-def train(config, args, steps):
+def sample_reader(config, args):
+    """(read_sample(index) of a training run (input_pipeline), training images): the canvas and
+    revised label of one random set of the sample's image, the real image and the clean label."""
     root, seed = args.root, args.seed
     shape = args.sizes.shape(config.level)
     image_ids = common.list_image_ids(root / config.image_folder)
@@ -135,43 +141,48 @@ def train(config, args, steps):
             raise common.DataError(f"{mat_root / set_name}: no training canvases of set {set_name} (this level draws "
                                    f"from {config.sets}); run data_prep/train_generate_synthesis.py --level "
                                    f"{config.name} --sets {config.sets}, or pass --sets")
-    vgg = load_vgg(root)
-    network = SynthesisNetwork(config.level, args.classes.count)
-    if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
-        initialise_from_lower_level(root, config, network, args.classes)
-    optimizer = tf.keras.optimizers.Adam(config.learning_rate(1))
-    train_step = make_train_step(network, vgg, optimizer, VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0)
-    epoch_steps = training.steps_per_epoch(args, config.epochs, len(image_ids))
 
-    def step(index):
+    def read_sample(index):
         rng = training.step_rng(seed, index)
         name = common.image_name(training.epoch_image(image_ids, seed, index))
         set_name = config.set_names[rng.integers(config.sets)]
-        rate = training.set_learning_rate(optimizer, index, epoch_steps, config.learning_rate, args.learning_rate)
         canvas = common.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
         if canvas.shape != shape + (3,):
-            raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, expected {shape + (3,)}")
+            raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, "
+                                   f"expected {shape + (3,)}")
         revised = common.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png",
                                     shape=shape, classes=args.classes)
         clean = common.read_label(root / config.clean_label_folder / f"{name}.png", classes=args.classes)
         clean = common.resize_nearest(clean, shape) if clean.shape != shape else clean
         if config.parametric:  # CRN's setting: the clean layout and nothing pasted
             canvas, revised = np.zeros_like(canvas), clean
-        label, canvas_input, canvas_mask = network_inputs(canvas / 255.0, revised, args.classes)
-        real = common.read_image(root / config.image_folder / f"{name}.png", shape=shape)[None].astype(np.float32)
-        terms, generated = train_step(label, canvas_input, canvas_mask, tf.constant(real),
-                                      tf.constant(common.one_hot_labels(clean, args.classes)[None], tf.float32))
-        if index % 50 == 0:
-            training.log_image("sample", np.concatenate([real[0], generated[0].numpy()], axis=0), index)
-        return {**{term: float(value) for term, value in terms.items()}, "learning_rate": rate}
+        return {"label_index": revised, "canvas": canvas, "clean_index": clean, "weight": np.float32(1),
+                "real_image": common.read_image(root / config.image_folder / f"{name}.png", shape=shape)}
 
-    training.train(root / config.model_folder, network, optimizer, steps, step, config.save_every,
-                   f"synthesis {config.name}", classes=args.classes)
+    return read_sample, image_ids
 
 
-def synthesize(network, canvas, label_index, classes):
+def train(config, args, steps):
+    read_sample, image_ids = sample_reader(config, args)
+    root = args.root
+    with args.strategy.scope():
+        vgg = load_vgg(root)
+        network = SynthesisNetwork(config.level, args.classes.count)
+        if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
+            initialise_from_lower_level(root, config, network, args.classes)
+        optimizer = distribution.adam(config.learning_rate(1))
+    vgg_scale = VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0
+    epoch_steps = training.steps_per_epoch(args, config.epochs, len(image_ids))
+    training.train(args, root / config.model_folder, f"synthesis {config.name}", network, optimizer, steps,
+                   read_sample, lambda batch: batch_losses(network, vgg, vgg_scale, batch),
+                   lambda step: training.set_learning_rate(optimizer, step, epoch_steps, config.learning_rate,
+                                                           args.learning_rate),
+                   samples_can_be_empty=False)
+
+
+def synthesize(network, canvas, label_index):
     """The synthesized image (HxWx3 uint8) of a canvas in 0..1 and a label index map."""
-    generated, _ = network(*network_inputs(canvas, label_index, classes))
+    generated, _ = network(*network_inputs(label_index[None], np.asarray(canvas)[None], network.class_count))
     return np.clip(np.round(generated[0].numpy()), 0, 255).astype(np.uint8)
 
 
@@ -197,7 +208,7 @@ def test(config, args):
             label_index = common.resize_nearest(
                 common.read_label(root / config.test_layout_folder / f"{name}.png", classes=args.classes), shape)
         common.write_image(root / config.result_folder / f"{name}.png",
-                           synthesize(network, canvas, label_index, args.classes))
+                           synthesize(network, canvas, label_index))
 
     common.run_per_image(process, common.list_image_ids(folder, suffix=".mat"),
                          lambda image_id: [root / config.result_folder / f"{common.image_name(image_id)}.png"],

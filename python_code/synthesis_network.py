@@ -63,7 +63,7 @@ class OutputConv(tf.Module):
 class SynthesisNetwork(tf.Module):
     def __init__(self, level, class_count=CITYSCAPES_CLASS_COUNT):
         super().__init__(name=f"synthesis_{level}")
-        self.level, self.scale = level, SCALES[level]
+        self.level, self.scale, self.class_count = level, SCALES[level], class_count
         inputs, logits = class_count + 5, class_count + 1
         widths = [inputs] + [width for _, width in ENCODER]
         self.encoder = [ConvStack(count, widths[i], width, f"g_encoder_conv{i + 1}")
@@ -113,15 +113,16 @@ class SynthesisNetwork(tf.Module):
 
 
 def label_weighted_error(real, fake, label):
-    """Sum over label channels of the mean over pixels of label x mean-over-channels |real - fake|."""
+    """Per image [N]: sum over label channels of the mean over pixels of label x mean-over-channels
+    |real - fake| (the original's formula, whose mean also ran over its batch of one)."""
     error = tf.reduce_mean(tf.abs(fake - real), axis=3, keepdims=True)
-    return tf.reduce_sum(tf.reduce_mean(resize_to(label, error) * error, axis=[0, 1, 2]))
+    return tf.reduce_sum(tf.reduce_mean(resize_to(label, error) * error, axis=[1, 2]), axis=1)
 
 
 def synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_weight_scale=1.0):
-    """{term: value}, "total" included: the CRN perceptual loss (label-weighted L1 on the images
-    and five VGG layers) plus 10 x the softmax cross-entropy of the logits against the clean label.
-    vgg_weight_scale multiplies the VGG terms (see vgg_features for the VGG16 calibration)."""
+    """{term: [N] per image}, "total" included: the CRN perceptual loss (label-weighted L1 on the
+    images and five VGG layers) plus 10 x the softmax cross-entropy of the logits against the clean
+    label. vgg_weight_scale multiplies the VGG terms (see vgg_features for the VGG16 calibration)."""
     terms = {"input": LOSS_WEIGHTS[0][1] * label_weighted_error(real_image, generated, label)}
     target = clean_label
     if generated.shape[1] != logits.shape[1]:
@@ -134,6 +135,6 @@ def synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_w
         terms[layer] = weight * vgg_weight_scale * label_weighted_error(real_features[layer], fake_features[layer],
                                                                           label)
     terms["semantic"] = SEMANTIC_WEIGHT * tf.reduce_mean(
-        tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits))
+        tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits), axis=[1, 2])
     terms["total"] = tf.add_n(list(terms.values()))
     return terms

@@ -16,22 +16,28 @@ import quiet_tensorflow
 
 tf = quiet_tensorflow.import_tensorflow()   # before anything else loads TensorFlow noisily
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from tensorflow.core.framework import summary_pb2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
 import sims_common as common  # noqa: E402
+import distribution  # noqa: E402
+import input_pipeline  # noqa: E402
 
 LOG = logging.getLogger("sims")
 logging.getLogger("absl").setLevel(logging.WARNING)  # checkpointing logs timings at INFO
+logging.getLogger("tensorflow").setLevel(logging.WARNING)  # tf.distribute logs every all-reduce it plans
 
 
 def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help, save_every,
                     add_arguments=None):
     """The command line of a network script: --train / --test override the script's
-    training_phase; --root, --max-steps, --epochs, --seed, --learning-rate, --save-every. Adds root (resolved)
-    and sizes, and seeds TensorFlow for training so that initial weights are reproducible."""
+    training_phase; --root, --max-steps, --epochs, --seed, --learning-rate, --save-every, and where
+    and how to train (distribution.add_arguments). Adds root (resolved), sizes, classes and, for
+    training, the tf.distribute strategy; seeds TensorFlow for training so that initial weights are
+    reproducible."""
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--train", dest="training_phase", action="store_true", default=training_phase,
@@ -48,13 +54,21 @@ def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help
                                  "steps, for short runs; by default an epoch is one pass over the training images")
     parser.add_argument("--save-every", type=int, default=save_every,
                         help=f"steps between checkpoints (default {save_every})")
+    distribution.add_arguments(parser)
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
     args.root = args.root.resolve()
     args.sizes = common.load_sizes(args.root)
     args.classes = common.load_classes(args.root)
+    # the policy is process-wide: set it either way, so that a run never inherits another's
+    keras.mixed_precision.set_global_policy("float32")
+    args.strategy = tf.distribute.get_strategy()
     if args.training_phase:
+        distribution.split_cpu(args.cpu_devices)
+        if args.mixed_precision:
+            distribution.use_mixed_precision()
+        args.strategy = distribution.choose_strategy(args.distribute, args.devices, args.cpu_devices)
         tf.random.set_seed(args.seed)
     return args
 
@@ -64,17 +78,21 @@ def run_phase(args, default_epochs, training_folder, train, test, suffix=".png")
     of training_folder) when the phase is training, else test(args)."""
     if args.training_phase:
         images = len(common.list_image_ids(training_folder, suffix=suffix))
+        if 0 < images < args.batch_size:
+            raise common.DataError(f"{training_folder}: --batch-size {args.batch_size} is larger than its "
+                                   f"{images} training images")
         train(args, total_steps(args, default_epochs, images))
     else:
         test(args)
 
 
 def steps_per_epoch(args, epochs, images_per_epoch):
-    """Steps of one schedule epoch: a pass over the training images, or the script's epochs
-    squeezed into --schedule-steps (an exact fraction then, so that epochs start on the right step)."""
+    """Steps of one schedule epoch: a pass over the training images in batches of --batch-size, or
+    the script's epochs squeezed into --schedule-steps (exact fractions, so that epochs start on the
+    right step)."""
     if args.schedule_steps:
         return fractions.Fraction(args.schedule_steps, epochs)
-    return images_per_epoch
+    return fractions.Fraction(images_per_epoch, args.batch_size)
 
 
 def set_learning_rate(optimizer, step, steps_per_epoch, schedule, fixed=None):
@@ -88,12 +106,14 @@ def set_learning_rate(optimizer, step, steps_per_epoch, schedule, fixed=None):
 def total_steps(args, default_epochs, images_per_epoch):
     if args.max_steps is not None:
         return args.max_steps
-    return (args.epochs if args.epochs is not None else default_epochs) * images_per_epoch
+    samples = (args.epochs if args.epochs is not None else default_epochs) * images_per_epoch
+    return -(-samples // args.batch_size)
 
 
-def step_rng(seed, step):
-    """Random generator of one training step: a resumed run draws what an uninterrupted one would."""
-    return np.random.default_rng([seed, step])
+def step_rng(seed, sample):
+    """Random generator of one training sample (by its global index, input_pipeline): a resumed or
+    distributed run draws what an uninterrupted one-device run would."""
+    return np.random.default_rng([seed, sample])
 
 
 # tf.summary.scalar lives in the tensorboard package, which TensorFlow no longer installs; the core
@@ -117,43 +137,159 @@ def log_image(name, image, step):
     tf.summary.write(name, encoded, step=step, metadata=_IMAGE_METADATA)
 
 
-def epoch_image(image_ids, seed, step):
-    """The training image of a step: each epoch visits every image once, in a shuffled order."""
-    epoch, position = divmod(step, len(image_ids))
+def epoch_image(image_ids, seed, sample):
+    """The training image of a sample: each epoch visits every image once, in a shuffled order."""
+    epoch, position = divmod(sample, len(image_ids))
     return image_ids[np.random.default_rng([seed, epoch, 1]).permutation(len(image_ids))[position]]
 
 
-def train(folder, network, optimizer, steps, step_fn, save_every=100, description="training", *, classes):
-    """Run step_fn(step) -> {name: value} (or None to skip) until `steps` steps are done in all.
+IMAGE_EVERY = 50   # steps between the sample images a network logs to TensorBoard
 
-    Checkpoints (network, optimizer, step) go to `folder` every save_every steps and at the end;
-    a run that finds one continues from it (when it was trained with the same class table,
-    check_classes). Scalars go to TensorBoard logs in folder/logs.
+
+def make_train_step(strategy, network, optimizer, batch_losses, jit=False, samples_can_be_empty=True):
+    """train_step(batch) -> ({term: mean over the global batch}, {name: output of the first replica}),
+    or (None, None) when no sample of the global batch has content; the optimizer then stays as it
+    was, as when the one-sample loop skipped such a sample.
+
+    batch_losses(batch) -> ({term: [per-replica batch] values}, {name: tensor}) runs on every replica;
+    the objective is the term "total" where there is one, else "loss". A batch holds "weight" per
+    sample (1 = content, 0 = nothing to learn from); each term is averaged over the samples of the
+    global batch that have content, so that summing the replicas' gradients (what tf.distribute does)
+    gives the gradient of the batch mean. --jit compiles the loss and gradients with XLA; the update
+    stays outside, where tf.distribute sums the gradients.
     """
-    folder = Path(folder)
-    check_classes(folder, classes, training_starts=True)
-    optimizer.build(network.trainable_variables)  # restoring needs the slots to exist already
-    step = tf.Variable(0, dtype=tf.int64, name="step")
-    checkpoint = tf.train.Checkpoint(network=network, optimizer=optimizer, step=step)
-    manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        LOG.info("%s: resuming from %s (step %d)", description, manager.latest_checkpoint, int(step))
-    writer = tf.summary.create_file_writer(str(folder / "logs"))
-    with writer.as_default(), tqdm(total=steps, initial=min(int(step), steps), desc=description,
-                                   unit="step", file=sys.stderr) as progress:
-        while int(step) < steps:
-            current = int(step)
-            scalars = step_fn(current)
-            step.assign_add(1)
-            if scalars:
-                for name, value in scalars.items():
-                    log_scalar(name, value, current)
-                progress.set_postfix({name: f"{float(value):.4g}" for name, value in scalars.items()})
-            progress.update()
-            if int(step) % save_every == 0 or int(step) == steps:
-                manager.save(checkpoint_number=int(step))
-    return int(step)
+    variables = network.trainable_variables
+    scales_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    if not optimizer.built:
+        with strategy.scope():
+            optimizer.build(variables)   # its slots must exist before restoring, and outside tf.function
+
+    def loss_and_gradients(batch, global_weight):
+        with tf.GradientTape() as tape:
+            terms, outputs = batch_losses(batch)
+            means = {name: tf.reduce_sum(tf.cast(value, tf.float32) * batch["weight"]) / global_weight
+                     for name, value in terms.items()}
+            objective = means["total" if "total" in means else "loss"]
+            if scales_loss:
+                objective = optimizer.scale_loss(objective)
+        return means, outputs, tape.gradient(objective, variables)
+
+    if jit:
+        loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+
+    def replica_step(batch, global_weight):
+        means, outputs, gradients = loss_and_gradients(batch, global_weight)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return means, outputs
+
+    @tf.function
+    def weight_of(batch):
+        weights = strategy.run(lambda replica_batch: tf.reduce_sum(replica_batch["weight"]), args=(batch,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, weights, axis=None)
+
+    @tf.function
+    def distributed_step(batch, global_weight):
+        means, outputs = strategy.run(replica_step, args=(batch, global_weight))
+        return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                for name, value in means.items()}, outputs
+
+    def train_step(batch, batch_size=None):
+        if samples_can_be_empty:
+            global_weight = weight_of(batch)
+            if float(global_weight) == 0:
+                return None, None
+        else:
+            global_weight = tf.constant(float(batch_size), tf.float32)
+        means, outputs = distributed_step(batch, global_weight)
+        return means, {name: strategy.experimental_local_results(value)[0] for name, value in outputs.items()}
+
+    return train_step
+
+
+def train(args, folder, description, network, optimizer, steps, read_sample, batch_losses,
+          learning_rate_at=None, samples_can_be_empty=True):
+    """Train until `steps` steps are done in all, on --batch-size samples a step, read by the input
+    pipeline (input_pipeline) from read_sample(index), with the loss of make_train_step.
+
+    network and optimizer must have been made in args.strategy.scope(). learning_rate_at(step), when
+    given, sets the rate of each step. Checkpoints (network, optimizer, step) go to `folder` every
+    --save-every steps and at the end; a run that finds one continues from it, when it was trained
+    with the same class table and batch size (check_classes, check_training_options). Scalars (and a
+    network's "sample" output every IMAGE_EVERY steps) go to TensorBoard logs in folder/logs. On a
+    multi-worker run only the chief writes into `folder`.
+    """
+    strategy, folder, batch_size = args.strategy, Path(folder), args.batch_size
+    chief = distribution.is_chief(strategy)
+    check_classes(folder, args.classes, training_starts=chief)
+    check_training_options(folder, {"batch_size": batch_size}, training_starts=chief)
+    train_step = make_train_step(strategy, network, optimizer, batch_losses, args.jit, samples_can_be_empty)
+    with strategy.scope():
+        step = tf.Variable(0, dtype=tf.int64, name="step")
+    checkpoint = tf.train.Checkpoint(network=network, optimizer=distribution.checkpointed_optimizer(optimizer),
+                                     step=step)
+    manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=3) if chief else None
+    latest = tf.train.latest_checkpoint(str(folder))
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        LOG.info("%s: resuming from %s (step %d)", description, latest, int(step.numpy()))
+    first = int(step.numpy())
+    if first >= steps:
+        return first
+    reader = input_pipeline.SampleReader(read_sample, read_sample(first * batch_size))
+    batches = input_pipeline.distributed_samples(strategy, reader, first, steps, batch_size, args.read_threads)
+    writer = tf.summary.create_file_writer(str(folder / "logs")) if chief else tf.summary.create_noop_writer()
+    with writer.as_default(), tqdm(total=steps, initial=first, desc=description, unit="step", file=sys.stderr,
+                                   disable=not chief) as progress:
+        try:
+            for batch in batches:
+                current = int(step.numpy())
+                rate = learning_rate_at(current) if learning_rate_at else None
+                terms, outputs = train_step(batch, batch_size)
+                step.assign_add(1)
+                if terms is not None:
+                    scalars = {name: float(value) for name, value in terms.items()}
+                    if rate is not None:
+                        scalars["learning_rate"] = rate
+                    for name, value in scalars.items():
+                        log_scalar(name, value, current)
+                    if "sample" in outputs and current % IMAGE_EVERY == 0:
+                        log_image("sample", outputs["sample"].numpy(), current)
+                    progress.set_postfix({name: f"{value:.4g}" for name, value in scalars.items()})
+                progress.update()
+                if int(step.numpy()) % args.save_every == 0 or int(step.numpy()) == steps:
+                    distribution.save_checkpoint(manager, checkpoint, int(step.numpy()), strategy)
+        except tf.errors.OpError:
+            reader.reraise()   # a DataError of a sample is one line, not a TensorFlow trace
+            raise
+    return int(step.numpy())
+
+
+TRAINING_OPTIONS_RECORD = "training_options.json"   # in a model folder: options a resumed run must keep
+TRAINING_OPTION_DEFAULTS = {"batch_size": 1}         # what folders trained before the record had
+
+
+def check_training_options(folder, options, training_starts=False):
+    """Options that change what a step computes are recorded when training starts in a model
+    folder; a run that resumes there with other values stops with one clear line."""
+    record = Path(folder) / TRAINING_OPTIONS_RECORD
+    if record.exists():
+        try:
+            recorded = json.loads(record.read_text())
+            recorded.items()
+        except (OSError, ValueError, AttributeError) as error:
+            raise common.DataError(f"{record}: not a training-options record ({error})") from None
+    elif tf.train.latest_checkpoint(str(folder)) is not None:
+        recorded = {}
+    else:
+        if training_starts:
+            common.write_bytes_atomic(record, json.dumps(options, indent=1).encode())
+        return
+    for name, value in options.items():
+        before = recorded.get(name, TRAINING_OPTION_DEFAULTS[name])
+        if before != value:
+            raise common.DataError(f"{record}: this model folder was trained with --{name.replace('_', '-')} "
+                                   f"{before}, this run asks for {value}; resume with {before}, or train into "
+                                   "another model folder")
 
 
 CLASSES_RECORD = "classes.json"  # in a model folder: the class names its networks were built for

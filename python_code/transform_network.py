@@ -11,14 +11,14 @@ weights start at zero and whose bias is the identity, so training starts from "n
 
 import tensorflow as tf
 
-from network_blocks import PooledTrunk
+from network_blocks import PooledTrunk, merge_first_axes, one_hot_labels
 from spatial_transformer import IDENTITY, affine_warp
 
 
 class TransformNetwork(tf.Module):
     def __init__(self, input_scale=2, outside="zeros", class_count=19):
         super().__init__(name="transform_network")
-        self.input_scale, self.outside = input_scale, outside
+        self.input_scale, self.outside, self.class_count = input_scale, outside, class_count
         # "g_transfrom_conv2" is the original's spelling, kept so its checkpoints map
         self.trunk = PooledTrunk(class_count + 5, ["g_transform_conv1", "g_transfrom_conv2", "g_transform_conv3",
                                       "g_transform_conv4", "g_transform_conv5"])
@@ -26,9 +26,11 @@ class TransformNetwork(tf.Module):
         self.affine_bias = tf.Variable(tf.constant(IDENTITY), name="g_b_fc1")
 
     def parameters(self, proposals, masks, label):
-        """Warp parameters [N, 6] of proposals [N,H,W,3] (0..1) with masks [N,H,W,1], label [1,H,W,K+1]."""
-        count = tf.shape(proposals)[0]
-        x = tf.concat([proposals, masks, tf.tile(label, [count, 1, 1, 1])], axis=3)
+        """Warp parameters [N, 6] of proposals [N,H,W,3] (0..1) with masks [N,H,W,1] and the label
+        [1 or N,H,W,K+1] of their image(s)."""
+        shape = tf.shape(label)
+        x = tf.concat([proposals, masks, tf.broadcast_to(label, tf.concat([tf.shape(proposals)[:1], shape[1:]], 0))],
+                      axis=3)
         size = tf.shape(x)[1:3] // self.input_scale
         x = tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True)
         features = tf.reduce_mean(self.trunk(x), axis=[1, 2])
@@ -43,26 +45,26 @@ class TransformNetwork(tf.Module):
         return affine_warp(proposals, theta, self.outside), theta
 
 
-def composite(warped, masks):
-    """Sum over proposals of each warped proposal inside its target mask: [1, H, W, 3]."""
-    return tf.reduce_sum(warped * masks, axis=0, keepdims=True)
-
-
 def transform_loss(real_image, warped, masks):
-    """Mean absolute error (0..255 scale) between the real image and the composite, over the
-    pixels the target masks cover (their sum, as the original; +1 keeps empty masks finite)."""
-    coverage = tf.reduce_sum(masks, axis=0, keepdims=True)
-    error = tf.reduce_mean(tf.abs(composite(warped, masks) * 255.0 - real_image), axis=3, keepdims=True)
-    return tf.reduce_sum(error * coverage) / (tf.reduce_sum(coverage) + 1.0)
+    """Per image [B]: mean absolute error (0..255 scale) between the real image [B,H,W,3] and the
+    sum of its warped proposals [B,P,H,W,3] inside their target masks [B,P,H,W,1], over the pixels
+    the masks cover (their sum, as the original; +1 keeps empty masks finite). Proposals with empty
+    masks (the padding of images with fewer than P) change nothing."""
+    coverage = tf.reduce_sum(masks, axis=1)
+    composite = tf.reduce_sum(warped * masks, axis=1)
+    error = tf.reduce_mean(tf.abs(composite * 255.0 - real_image), axis=3, keepdims=True)
+    return tf.reduce_sum(error * coverage, axis=[1, 2, 3]) / (tf.reduce_sum(coverage, axis=[1, 2, 3]) + 1.0)
 
 
-def make_train_step(network, optimizer):
-    @tf.function(reduce_retracing=True)
-    def train_step(proposals, masks, label, real_image):
-        with tf.GradientTape() as tape:
-            warped, _ = network(proposals, masks, label)
-            loss = transform_loss(real_image, warped, masks)
-        gradients = tape.gradient(loss, network.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-        return loss
-    return train_step
+def batch_losses(network, batch):
+    """({"loss": [B]}, {}) of a training batch (transformation.read_sample, stacked), all uint8:
+    proposals [B,P,H,W,3], masks [B,P,H,W] (0/1), label_index [B,H,W], real_image [B,H,W,3]."""
+    proposals = tf.cast(batch["proposals"], tf.float32) / 255.0
+    masks = tf.cast(batch["masks"], tf.float32)[..., None]
+    label = one_hot_labels(batch["label_index"], network.class_count)
+    count = tf.shape(proposals)[1]
+
+    warped, _ = network(merge_first_axes(proposals), merge_first_axes(masks),
+                        tf.repeat(label, count, axis=0))
+    real_image = tf.cast(batch["real_image"], tf.float32)
+    return {"loss": transform_loss(real_image, tf.reshape(warped, tf.shape(proposals)), masks)}, {}

@@ -1,10 +1,11 @@
 """The spatial transformer of SIMS (transformation.py of the original), in TensorFlow 2.
 
-Training (training_phase = True, or --train): for a random training image and one of its random
-sets, up to NUM_PROPOSALS perturbed segments from traindata/transform/transform_512/SS/NAME.mat
-are warped by the network so that, inside their true masks, they rebuild the real image
-(traindata/RGB512Full, label traindata/label_refine_512). Checkpoints and TensorBoard logs go to
-trainedmodels/transform/; an interrupted run continues from the last checkpoint.
+Training (training_phase = True, or --train): for each of --batch-size training images in shuffled
+order and one of its random sets, up to NUM_PROPOSALS perturbed segments from
+traindata/transform/transform_512/SS/NAME.mat are warped by the network so that, inside their true
+masks, they rebuild the real image (traindata/RGB512Full, label traindata/label_refine_512).
+Checkpoints and TensorBoard logs go to trainedmodels/transform/; an interrupted run continues from
+the last checkpoint. training.parse_arguments lists the options for several GPUs and machines.
 Test (training_phase = False, or --test): every testdata/transform/transform_512/NAME.mat is
 warped with rounded parameters into result/transform/transform_512/NAME.mat (`transferred`,
 NxHxWx3 uint8). Sizes come from the data root (level 2, the original's 512x1024).
@@ -31,14 +32,11 @@ import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import distribution  # noqa: E402
 import sims_common as common  # noqa: E402
+from network_blocks import one_hot_labels  # noqa: E402
 from spatial_transformer import OUTSIDE_MODES  # noqa: E402
-from transform_network import TransformNetwork, make_train_step  # noqa: E402
-
-
-def label_input(path, shape, classes):
-    """The (K + 1)-channel one-hot of a colour label, as a [1, H, W, K + 1] batch."""
-    return common.one_hot_labels(common.read_label(path, shape=shape, classes=classes), classes)[None]
+from transform_network import TransformNetwork, batch_losses  # noqa: E402
 
 
 def read_proposals(path, shape):
@@ -53,7 +51,10 @@ def read_proposals(path, shape):
     return proposal, mask
 
 
-def train(args, steps):
+def sample_reader(args):
+    """(read_sample(index) of a training run (input_pipeline), training images): up to NUM_PROPOSALS
+    random proposals of one random set of the sample's image, padded with empty masks (as the
+    original); weight 0 when the image has no proposal."""
     root, seed = args.root, args.seed
     shape = args.sizes.shape(LEVEL)
     image_ids = common.list_image_ids(root / TRAIN_IMAGES)
@@ -61,26 +62,33 @@ def train(args, steps):
         if (root / TRAIN_PAIRS).is_dir() else []
     if not sets:
         raise common.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
-    network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
-    optimizer = tf.keras.optimizers.Adam(args.learning_rate)
-    train_step = make_train_step(network, optimizer)
 
-    def step(index):
+    def read_sample(index):
         rng = training.step_rng(seed, index)
         name = common.image_name(training.epoch_image(image_ids, seed, index))
         proposal, mask = read_proposals(root / TRAIN_PAIRS / sets[rng.integers(len(sets))] / f"{name}.mat", shape)
-        if len(mask) == 0:
-            return None  # an image without a segment above the threshold teaches nothing
         chosen = rng.permutation(len(mask))[:NUM_PROPOSALS]
-        loss = train_step(tf.constant(proposal[chosen] / 255.0, tf.float32),
-                          tf.constant(mask[chosen, :, :, None], tf.float32),
-                          tf.constant(label_input(root / TRAIN_LABELS / f"{name}.png", shape, args.classes), tf.float32),
-                          tf.constant(common.read_image(root / TRAIN_IMAGES / f"{name}.png", shape=shape)[None],
-                                      tf.float32))
-        return {"loss": float(loss)}
+        sample = {"proposals": np.zeros((NUM_PROPOSALS,) + shape + (3,), np.uint8),
+                  "masks": np.zeros((NUM_PROPOSALS,) + shape, np.uint8), "label_index": np.zeros(shape, np.uint8),
+                  "real_image": np.zeros(shape + (3,), np.uint8), "weight": np.float32(len(chosen) > 0)}
+        if len(chosen):   # an image without a segment above the threshold teaches nothing
+            sample["proposals"][:len(chosen)] = proposal[chosen]
+            sample["masks"][:len(chosen)] = mask[chosen]
+            sample["label_index"] = common.read_label(root / TRAIN_LABELS / f"{name}.png", shape=shape,
+                                                      classes=args.classes)
+            sample["real_image"] = common.read_image(root / TRAIN_IMAGES / f"{name}.png", shape=shape)
+        return sample
 
-    training.train(root / MODEL_FOLDER, network, optimizer, steps, step, args.save_every, "transformation",
-                   classes=args.classes)
+    return read_sample, image_ids
+
+
+def train(args, steps):
+    read_sample, _ = sample_reader(args)
+    with args.strategy.scope():
+        network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
+        optimizer = distribution.adam(args.learning_rate)
+    training.train(args, args.root / MODEL_FOLDER, "transformation", network, optimizer, steps, read_sample,
+                   lambda batch: batch_losses(network, batch))
 
 
 def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS):
@@ -101,7 +109,8 @@ def test(args):
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
-        label = tf.constant(label_input(root / TEST_LABELS / f"{name}.png", shape, args.classes), tf.float32)
+        label = one_hot_labels(common.read_label(root / TEST_LABELS / f"{name}.png", shape=shape,
+                                                 classes=args.classes)[None], args.classes.count)
         return {"transferred": transform_image(network, proposal, mask, label, args.round_parameters)}
 
     training.test_each_file(root / TEST_INPUTS, root / RESULT_FOLDER, result_of, "transformation test")

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.io
 import tensorflow as tf
 
+import network_blocks
 import sims_common as common
 
 VGG19_FILE = "trainedmodels/imagenet-vgg-verydeep-19.mat"
@@ -117,22 +118,26 @@ class VggFeatures(tf.Module):
     def __init__(self, weights, blocks, preprocess, kind, outputs=LOSS_LAYERS, pooling="avg"):
         super().__init__(name="vgg")
         self.kind, self.outputs, self.pooling = kind, tuple(outputs), pooling
-        self.blocks = [[(name, tf.constant(weights[name][0]), tf.constant(weights[name][1])) for name in block]
+        # frozen variables rather than constants: made in a tf.distribute scope, every device holds a copy
+        self.blocks = [[(name, tf.Variable(weights[name][0], trainable=False, name=f"{name}_kernel"),
+                         tf.Variable(weights[name][1], trainable=False, name=f"{name}_bias")) for name in block]
                        for block in blocks]
         self.preprocess = preprocess
+        self.dtype = network_blocks.compute_dtype()   # mixed precision: convolutions in the policy's dtype
 
     def __call__(self, images):
         """{layer: features} of RGB images in 0..255 [N, H, W, 3], for the requested layers."""
-        x = self.preprocess(images)
+        x = tf.cast(self.preprocess(images), self.dtype)
         features = {}
         for index, block in enumerate(self.blocks):
             if index:
                 x = (tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d)(x, ksize=2, strides=2,
                                                                                       padding="SAME")
             for name, kernel, bias in block:
-                x = tf.nn.relu(tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias)
+                x = tf.nn.relu(tf.nn.conv2d(x, tf.cast(kernel, x.dtype), strides=1, padding="SAME")
+                               + tf.cast(bias, x.dtype))
                 if name in self.outputs:
-                    features[name] = x
+                    features[name] = tf.cast(x, tf.float32)
                     if len(features) == len(self.outputs):
                         return features
         return features

@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +20,17 @@ def shared_path(*parts):
     return path
 
 
-def run_script(script, *args, cwd=None):
-    """Run a repository script as a user would; returns the CompletedProcess."""
+def run_script(script, *args, cwd=None, env=None):
+    """Run a repository script as a user would (env: variables to add or, when None, to remove);
+    returns the CompletedProcess."""
+    environment = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
     return subprocess.run([sys.executable, str(REPO_ROOT / script), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+                          capture_output=True, text=True, cwd=cwd, timeout=600, env=environment)
 
 
 def error_lines(stderr):

@@ -15,8 +15,9 @@ import sims_common as common
 import test_connect_component_mask
 import test_generate_order
 import train_generate_order
+import training
 from conftest import error_lines, root_after_steps, run_script, shared_path
-from order_network import OrderNetwork, make_train_step, order_loss
+from order_network import DROPOUT_RATE, HIDDEN_UNITS, OrderNetwork, batch_losses
 
 LEVEL1 = (32, 64)
 
@@ -175,18 +176,30 @@ def test_a_missing_disparity_map_is_reported_and_skipped(order_root, tmp_path, c
 
 def test_a_few_steps_overfit_a_tiny_batch(order_root):
     pair_masks, fronts = order.read_pairs(order_root / "traindata" / "order" / "00000001.mat", LEVEL1, 1)
-    label = order.label_image(order_root / "traindata" / "label_refine" / "00000001.png", LEVEL1)
+    label = common.read_image(order_root / "traindata" / "label_refine" / "00000001.png", shape=LEVEL1)
     chosen = [list(fronts[:, 0]).index(front) for front in sorted(set(fronts[:, 0]))][:3]  # 3 different answers
-    masks = tf.constant(pair_masks[chosen] / 255.0, tf.float32)
-    labels = tf.constant(np.repeat(label, len(chosen), axis=0), tf.float32)
     targets = tf.constant(fronts[chosen, 0], tf.int32)
     tf.random.set_seed(1)
     network = OrderNetwork()
-    train_step = make_train_step(network, tf.keras.optimizers.Adam(2e-4))
-    before = float(order_loss(network(masks, labels), targets))
-    losses = [float(train_step(masks, labels, targets, tf.constant([1, step]))) for step in range(50)]
-    after = float(order_loss(network(masks, labels), targets))
-    assert after < 0.3 * before and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), (before, after)
+    train_step = training.make_train_step(tf.distribute.get_strategy(), network, tf.keras.optimizers.Adam(2e-4),
+                                           lambda batch: batch_losses(network, batch))
+    rng = np.random.default_rng(1)
+
+    def batch(keep):
+        return {"pair_masks": tf.constant(pair_masks[chosen][None]), "label": tf.constant(label[None]),
+                "front": targets[None],
+                "pair_weight": tf.ones([1, len(chosen)]), "dropout_keep": tf.constant(keep[None], tf.float32),
+                "weight": tf.ones([1])}
+
+    def loss():   # without dropout, as at test time: keeping every unit at 1 - rate undoes the scaling
+        keep_all = np.full((len(chosen), HIDDEN_UNITS), 1 - DROPOUT_RATE)
+        return float(batch_losses(network, batch(keep_all))[0]["loss"][0])
+
+    before = loss()
+    losses = [float(train_step(batch(rng.random((len(chosen), HIDDEN_UNITS)) >= DROPOUT_RATE))[0]["loss"])
+              for _ in range(60)]
+    after = loss()
+    assert after < 0.35 * before and np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), (before, after, losses)
 
 
 def test_variables_keep_the_original_scopes():

@@ -16,6 +16,7 @@ import synthesis
 import test_generate_canvas
 import test_generate_transform
 import train_generate_synthesis
+import training
 import vgg_features
 from conftest import error_lines, root_after_steps, run_script
 from synthesis_network import LOSS_WEIGHTS, SynthesisNetwork, synthesis_loss
@@ -94,12 +95,18 @@ def test_the_loss_equals_a_numpy_reference():
         error = np.abs(real_features[layer] - fake_features[layer]).mean(axis=2)
         resized = _resize_corners(label[0], *error.shape)
         value = sum((resized[:, :, c] * error).mean() for c in range(20)) * weight * (1 if layer == "input" else 3.0)
-        assert float(terms[layer]) == pytest.approx(value, rel=1e-4), layer
+        assert float(terms[layer][0]) == pytest.approx(value, rel=1e-4), layer
         expected += value
     log_softmax = logits[0] - np.log(np.exp(logits[0]).sum(axis=2, keepdims=True))
     semantic = 10 * -(clean[0] * log_softmax).sum(axis=2).mean()
-    assert float(terms["semantic"]) == pytest.approx(semantic, rel=1e-4)
-    assert float(terms["total"]) == pytest.approx(expected + semantic, rel=1e-4)
+    assert float(terms["semantic"][0]) == pytest.approx(semantic, rel=1e-4)
+    assert float(terms["total"][0]) == pytest.approx(expected + semantic, rel=1e-4)
+    # a batch holds each image's own terms: a second image generated perfectly adds no image term
+    pair = synthesis_loss(vgg, tf.constant(np.concatenate([real, real])), tf.constant(np.concatenate([fake, real])),
+                          tf.constant(np.concatenate([logits, logits])), tf.constant(np.concatenate([label, label])),
+                          tf.constant(np.concatenate([clean, clean])), vgg_weight_scale=3.0)
+    for layer, _ in LOSS_WEIGHTS:
+        assert pair[layer].numpy() == pytest.approx([float(terms[layer][0]), 0.0], rel=1e-4, abs=1e-6), layer
 
 
 def test_the_level_4_loss_equals_a_numpy_reference():
@@ -122,16 +129,16 @@ def test_the_level_4_loss_equals_a_numpy_reference():
         resized = _resize_corners(label[0], *error.shape)
         return sum((resized[:, :, c] * error).mean() for c in range(20))
 
-    assert float(terms["input"]) == pytest.approx(weighted(real[0], fake[0]), rel=1e-4)
+    assert float(terms["input"][0]) == pytest.approx(weighted(real[0], fake[0]), rel=1e-4)
     real_half, fake_half = _resize_corners(real[0], *half), _resize_corners(fake[0], *half)
     real_features = {k: v.numpy()[0] for k, v in vgg(tf.constant(real_half[None], tf.float32)).items()}
     fake_features = {k: v.numpy()[0] for k, v in vgg(tf.constant(fake_half[None], tf.float32)).items()}
     for layer, weight in LOSS_WEIGHTS[1:]:
         expected = weight * 2.0 * weighted(real_features[layer], fake_features[layer])
-        assert float(terms[layer]) == pytest.approx(expected, rel=1e-3), layer
+        assert float(terms[layer][0]) == pytest.approx(expected, rel=1e-3), layer
     target = common.one_hot_labels(clean_index[::2, ::2])
     log_softmax = logits[0] - np.log(np.exp(logits[0]).sum(axis=2, keepdims=True))
-    assert float(terms["semantic"]) == pytest.approx(10 * -(target * log_softmax).sum(axis=2).mean(), rel=1e-4)
+    assert float(terms["semantic"][0]) == pytest.approx(10 * -(target * log_softmax).sum(axis=2).mean(), rel=1e-4)
 
 
 def test_level_4_refines_on_the_input_resized_without_aligned_corners():
@@ -172,10 +179,13 @@ def test_schedule_steps_squeeze_the_whole_schedule_into_the_run():
         return [training.set_learning_rate(optimizer, step, per_epoch, schedule) for step in steps]
 
     # by default an epoch is a pass over the images: 40 images, so step 40 starts epoch 2
-    assert rates(argparse.Namespace(schedule_steps=None), 40, [0, 39, 40]) == \
+    assert rates(argparse.Namespace(schedule_steps=None, batch_size=1), 40, [0, 39, 40]) == \
         pytest.approx([1e-6, 1e-6, 1.1e-6])
+    # in batches of 3 an epoch is 40/3 steps: step 13 (samples 39-41) still counts as epoch 1
+    assert rates(argparse.Namespace(schedule_steps=None, batch_size=3), 40, [13, 14]) == \
+        pytest.approx([1e-6, 1.1e-6])
     # 800 epochs in 80 steps: ten epochs a step, the 1e-3 plateau ends with epoch 112 (step 11)
-    squeezed = rates(argparse.Namespace(schedule_steps=80), 40, [0, 1, 11, 12, 79])
+    squeezed = rates(argparse.Namespace(schedule_steps=80, batch_size=1), 40, [0, 1, 11, 12, 79])
     assert squeezed == pytest.approx([1e-6, 1e-6 * 1.1 ** 10, 1e-3, 1e-4, 1e-4])
     assert float(optimizer.learning_rate) == pytest.approx(1e-4)
     # a fixed rate wins over both
@@ -271,10 +281,15 @@ def test_a_few_training_steps_lower_the_loss(tmp_path):
     tf.random.set_seed(4)
     network = SynthesisNetwork(1)
     vgg = vgg_features.load_vgg(tmp_path)
-    step = synthesis.make_train_step(network, vgg, tf.keras.optimizers.Adam(1e-4), synthesis.VGG16_TERM_SCALE)
-    label, canvas, mask = _inputs(shape, seed=5)
-    real = tf.constant(np.random.default_rng(6).random((1,) + shape + (3,)) * 255, tf.float32)
-    losses = [float(step(label, canvas, mask, real, label)[0]["total"]) for _ in range(8)]
+    step = training.make_train_step(
+        tf.distribute.get_strategy(), network, tf.keras.optimizers.Adam(1e-4),
+        lambda batch: synthesis.batch_losses(network, vgg, synthesis.VGG16_TERM_SCALE, batch))
+    rng = np.random.default_rng(5)
+    label_index = rng.integers(0, 19, (1,) + shape).astype(np.uint8)
+    canvas = (rng.integers(0, 256, (1,) + shape + (3,)) * (rng.random((1,) + shape + (1,)) < 0.5)).astype(np.uint8)
+    batch = {"label_index": label_index, "canvas": canvas, "clean_index": label_index, "weight": tf.ones([1]),
+             "real_image": rng.integers(0, 256, (1,) + shape + (3,)).astype(np.uint8)}
+    losses = [float(step(batch)[0]["total"]) for _ in range(8)]
     assert losses[-1] < 0.7 * losses[0], losses
 
 

@@ -9,11 +9,12 @@ import tensorflow as tf
 import sims_common as common
 import test_generate_transform
 import train_generate_transform
+import training
 import transformation
 from conftest import error_lines, root_after_steps, run_script
-from network_blocks import layer_norm
+from network_blocks import layer_norm, one_hot_labels
 from spatial_transformer import IDENTITY, affine_warp
-from transform_network import TransformNetwork, make_train_step, transform_loss
+from transform_network import TransformNetwork, batch_losses, transform_loss
 
 LEVEL2 = (64, 128)  # level 2 of a base-height-32 root
 
@@ -110,7 +111,7 @@ def test_the_network_starts_at_the_identity_and_its_head_gets_gradients():
     real = tf.constant(np.roll(proposals.numpy()[:1], 2, axis=2) * 255.0)
     with tf.GradientTape() as tape:
         warped, theta = network(proposals, masks, label)
-        loss = transform_loss(real, warped, masks)
+        loss = transform_loss(real, warped[None], masks[None])
     np.testing.assert_allclose(theta.numpy(), np.tile(IDENTITY, (3, 1)), atol=1e-6)
     np.testing.assert_allclose(warped.numpy()[:, :-1, :-1], proposals.numpy()[:, :-1, :-1], atol=1e-6)
     weights_gradient, bias_gradient = tape.gradient(loss, [network.affine_weights, network.affine_bias])
@@ -149,7 +150,13 @@ def test_the_loss_is_the_mean_absolute_error_inside_the_masks():
     composite = (warped * masks).sum(axis=0) * 255
     covered = masks.sum(axis=0)[:, :, 0] > 0
     expected = np.abs(composite - real[0]).mean(axis=2)[covered].sum() / (covered.sum() + 1)
-    assert float(transform_loss(real, warped, masks)) == pytest.approx(expected, rel=1e-5)
+    assert transform_loss(real, warped[None], masks[None]).numpy() == pytest.approx([expected], rel=1e-5)
+    # padding proposals (empty masks) changes nothing; a batch holds each image's own loss
+    padded = np.concatenate([warped, rng.random((3, 4, 5, 3)).astype(np.float32)])[None]
+    padded_masks = np.concatenate([masks, np.zeros((3, 4, 5, 1), np.float32)])[None]
+    both = transform_loss(np.concatenate([real, real * 0]), np.concatenate([padded, padded]),
+                          np.concatenate([padded_masks, padded_masks])).numpy()
+    assert both[0] == pytest.approx(expected, rel=1e-5) and both[1] > both[0]
 
 
 def test_short_training_recovers_a_shift():
@@ -161,16 +168,19 @@ def test_short_training_recovers_a_shift():
     proposals = np.roll(images, (shift_y, shift_x), axis=(1, 2))
     masks = np.zeros((4, 32, 64, 1), np.float32)
     masks[:, 6:26, 12:52] = 1
-    label = tf.zeros([1, 32, 64, 20])
+    void = np.full((1, 32, 64), 255, np.uint8)   # a layout without classes
     network = TransformNetwork(input_scale=2)
-    train_step = make_train_step(network, tf.keras.optimizers.Adam(1e-3))
+    train_step = training.make_train_step(tf.distribute.get_strategy(), network, tf.keras.optimizers.Adam(1e-3),
+                                           lambda batch: batch_losses(network, batch))
     losses = []
     for step in range(60):
         i = step % 4
-        losses.append(float(train_step(tf.constant(proposals[i:i + 1]), tf.constant(masks[i:i + 1]), label,
-                                       tf.constant(images[i:i + 1] * 255.0))))
+        batch = {"proposals": np.round(proposals[None, i:i + 1] * 255).astype(np.uint8),
+                 "masks": masks[None, i:i + 1, :, :, 0].astype(np.uint8), "label_index": void,
+                 "real_image": np.round(images[i:i + 1] * 255).astype(np.uint8), "weight": tf.ones([1])}
+        losses.append(float(train_step(batch)[0]["loss"]))
     assert np.mean(losses[-8:]) < 0.4 * np.mean(losses[:4])
-    _, theta = network(tf.constant(proposals), tf.constant(masks), label)
+    _, theta = network(tf.constant(proposals), tf.constant(masks), one_hot_labels(void, 19))
     np.testing.assert_allclose(theta.numpy()[:, 2], shift_x, atol=1.0)
     np.testing.assert_allclose(theta.numpy()[:, 5], shift_y, atol=1.0)
 
