@@ -45,7 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CITYSCAPES = class_table.CITYSCAPES
 CLASS_NAMES = CITYSCAPES.names
 NUM_CLASSES = CITYSCAPES.count
-VOID_INDEX = 255
+VOID_INDEX = class_table.VOID_INDEX
 PALETTE = CITYSCAPES.palette     # the original's mapping.mat, the Cityscapes trainId colours
 VOID_COLOUR = class_table.VOID_COLOUR
 CITYSCAPES_CLASS_ORDER = CITYSCAPES.order  # the original's order.mat: sky first, traffic light last
@@ -311,12 +311,10 @@ def label_to_index(label, classes=CITYSCAPES):
     label = np.asarray(label)
     if label.ndim != 3 or label.shape[2] != 3:
         raise ValueError(f"a colour label must be HxWx3, got shape {label.shape}")
-    keys = class_table.colour_keys(label)
-    sorted_keys, class_of_key = classes.colour_lookup
-    position = np.clip(np.searchsorted(sorted_keys, keys), 0, classes.count - 1)
-    known = sorted_keys[position] == keys
-    index = np.where(known, class_of_key[position], VOID_INDEX).astype(np.uint8)
-    unknown = int(np.count_nonzero(~known & (keys != 0)))
+    index = classes.colour_index_table[class_table.colour_keys(label)]
+    unknown = int(np.count_nonzero(index == class_table.UNKNOWN_COLOUR))
+    if unknown:
+        index[index == class_table.UNKNOWN_COLOUR] = VOID_INDEX
     return index, unknown
 
 
