@@ -270,20 +270,20 @@ TRAINING_OPTION_DEFAULTS = {"batch_size": 1}         # what folders trained befo
 
 def check_training_options(folder, options, training_starts=False):
     """Options that change what a step computes are recorded when training starts in a model
-    folder; a run that resumes there with other values stops with one clear line."""
+    folder; a run that resumes from a checkpoint there with other values stops with one clear line.
+    Until the first checkpoint the record binds nothing (a run that failed early leaves one)."""
     record = Path(folder) / TRAINING_OPTIONS_RECORD
+    if tf.train.latest_checkpoint(str(folder)) is None:
+        if training_starts:
+            common.write_bytes_atomic(record, json.dumps(options, indent=1).encode())
+        return
+    recorded = {}   # folders trained before the record had the defaults
     if record.exists():
         try:
             recorded = json.loads(record.read_text())
             recorded.items()
         except (OSError, ValueError, AttributeError) as error:
             raise common.DataError(f"{record}: not a training-options record ({error})") from None
-    elif tf.train.latest_checkpoint(str(folder)) is not None:
-        recorded = {}
-    else:
-        if training_starts:
-            common.write_bytes_atomic(record, json.dumps(options, indent=1).encode())
-        return
     for name, value in options.items():
         before = recorded.get(name, TRAINING_OPTION_DEFAULTS[name])
         if before != value:

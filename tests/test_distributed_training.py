@@ -20,6 +20,7 @@ import synthesis_256_512
 import train_generate_order
 import train_generate_synthesis
 import train_generate_transform
+import training
 import transformation
 from network_blocks import one_hot_labels
 from conftest import REPO_ROOT, error_lines, root_after_steps, run_script
@@ -94,6 +95,11 @@ def test_a_resumed_batch_2_run_equals_an_uninterrupted_one_and_keeps_its_batch_s
             np.testing.assert_allclose(resumed[name], value, rtol=1e-5, atol=1e-7, err_msg=name)
     with pytest.raises(common.DataError, match="--batch-size 2, this run asks for 4"):
         order.main(["--root", str(interrupted), "--train", "--batch-size", "4", "--max-steps", "4"])
+    # before its first checkpoint a folder is bound to nothing: a run that failed early left a record
+    fresh = tmp_path / "fresh"
+    training.check_training_options(fresh, {"batch_size": 3}, training_starts=True)
+    training.check_training_options(fresh, {"batch_size": 2}, training_starts=True)
+    assert json.loads((fresh / training.TRAINING_OPTIONS_RECORD).read_text()) == {"batch_size": 2}
 
 
 def test_batch_sizes_the_data_cannot_give_are_one_clear_error(training_root):
