@@ -8,7 +8,8 @@
 # synthesis network at level 256 and evaluates there; --long (or SIMS_DEMO_PRESET=long, about 50
 # minutes) trains longer and adds level 512. SIMS_DEMO_ROOT=DIR puts the data elsewhere;
 # SIMS_DEMO_TRANSFORM_STEPS, SIMS_DEMO_ORDER_STEPS, SIMS_DEMO_SYNTHESIS_STEPS (every level) and
-# SIMS_DEMO_SYNTHESIS_512_STEPS override the preset's training lengths.
+# SIMS_DEMO_SYNTHESIS_512_STEPS override the preset's training lengths. SIMS_DEMO_STOP_AFTER=canvases
+# stops once the canvases are built, before any synthesis training (for benchmarks that train it).
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 preset=${SIMS_DEMO_PRESET:-quick}
@@ -63,6 +64,7 @@ for level in $levels; do
   step data_prep/train_generate_synthesis.py --level "$level"
   step data_prep/test_generate_canvas.py --level "$level"
 done
+if [[ ${SIMS_DEMO_STOP_AFTER:-} == canvases ]]; then say "stopping after the canvases (SIMS_DEMO_STOP_AFTER)"; exit 0; fi
 # 6: synthesis, coarse to fine, then the parametric baseline (empty canvases) the same way. Every
 # level trains at a fixed 1e-4: the original's level-256 warm-up, even squeezed into the run
 # (--schedule-steps), scored worse (README, "The demo")

@@ -83,26 +83,37 @@ def read_rows(root, level_name):
     return rows
 
 
+def method_scores(root, level_name, lpips=None):
+    """[(row name, images, PSNR, SSIM, LPIPS)] of the methods whose outputs are in a data root."""
+    shape = common.load_sizes(root).shape(common.LEVELS[level_name])
+    rows = read_rows(root, level_name)
+    if not rows:
+        raise common.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + level_name)}: no test canvases")
+    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[level_name])
+    lpips = lpips or Lpips()
+    table = []
+    for row, images in rows.items():
+        names = sorted(images)
+        truths = [common.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
+        table.append((row, len(names), *scores([images[name] for name in names], truths, lpips)))
+    return table
+
+
+def format_table(table):
+    lines = [f"{'method':<28} {'images':>6} {'PSNR':>7} {'SSIM':>6} {'LPIPS':>6}"]
+    lines += [f"{row:<28} {images:>6} {psnr:>7.2f} {ssim:>6.3f} {perceptual:>6.3f}"
+              for row, images, psnr, ssim, perceptual in table]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_root_argument(parser)
     common.add_level_argument(parser, LEVEL_NAMES)
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    shape = common.load_sizes(root).shape(common.LEVELS[args.level])
-    rows = read_rows(root, args.level)
-    if not rows:
-        raise common.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + args.level)}: no test canvases")
-    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[args.level])
-    lpips = Lpips()
-    lines = [f"{'method':<28} {'images':>6} {'PSNR':>7} {'SSIM':>6} {'LPIPS':>6}"]
-    for row, images in rows.items():
-        names = sorted(images)
-        truths = [common.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
-        psnr, ssim, perceptual = scores([images[name] for name in names], truths, lpips)
-        lines.append(f"{row:<28} {len(names):>6} {psnr:>7.2f} {ssim:>6.3f} {perceptual:>6.3f}")
-    print("\n".join(lines))
-    contact_sheets.write_contact_sheets(root, args.level, shape)
+    print(format_table(method_scores(root, args.level)))
+    contact_sheets.write_contact_sheets(root, args.level, common.load_sizes(root).shape(common.LEVELS[args.level]))
 
 
 if __name__ == "__main__":

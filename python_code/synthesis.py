@@ -6,12 +6,15 @@ set of each (traindata/synthesis/traindata_synthesis_<level>_<2 level>/): the ca
 revised label are the input, the real image and the clean label (Label256Full / Label512Full /
 Label1024Full) the targets. Adam at the script's learning_rate(epoch) (or --learning-rate), checkpoints in
 trainedmodels/synthesis/synthesis_<level>/, resume, TensorBoard (each loss term, the rate and a
-sample image). A level without a checkpoint of its own starts from the next lower level's newest
+sample image). --contextual-weight W > 0 adds the contextual loss (contextual_loss.py, configured in
+each script's config block and by --contextual-*), recorded in the model folder so that a resumed
+run keeps it. A level without a checkpoint of its own starts from the next lower level's newest
 checkpoint (all variables both networks have) when there is one. Test: every
 testdata/synthesis/transform_order_<level>/NAME.mat becomes result/synthesis/transform_order_<level>/NAME.png.
 Colours are RGB throughout (the original read its targets as BGR and never swapped them).
 """
 
+import argparse
 import dataclasses
 import functools
 import logging
@@ -22,9 +25,10 @@ import tensorflow as tf
 import distribution
 import sims_common as common
 import training
+from contextual_loss import ContextualLoss
 from network_blocks import one_hot_labels
 from synthesis_network import SynthesisNetwork, synthesis_loss
-from vgg_features import load_vgg
+from vgg_features import LOSS_LAYERS, load_vgg
 
 LOG = logging.getLogger("sims")
 LEVEL_NAMES = {level: name for name, level in common.LEVELS.items()}
@@ -42,6 +46,7 @@ class Config:
     sets: int                  # random training canvas sets 01..sets to draw from
     save_every: int
     parametric: bool = False   # the parametric baseline: empty canvases, the layout alone (CRN's setting)
+    contextual: ContextualLoss = ContextualLoss()   # off unless its weight is > 0
 
     @property
     def name(self):
@@ -116,16 +121,16 @@ def initialise_from_lower_level(root, config, network, classes=common.CITYSCAPES
     return True
 
 
-def batch_losses(network, vgg, vgg_scale, batch):
+def batch_losses(network, vgg, vgg_scale, batch, contextual=None):
     """({term: [B]}, {"sample": real over generated image of the first sample}) of a training batch
     (read_sample, stacked): label_index and clean_index [B,H,W], canvas and real_image [B,H,W,3],
-    all uint8."""
+    all uint8. contextual: a ContextualLoss to add, or None."""
     label, canvas, canvas_mask = network_inputs(batch["label_index"], tf.cast(batch["canvas"], tf.float32) / 255.0,
                                                 network.class_count)
     real_image = tf.cast(batch["real_image"], tf.float32)
     generated, logits = network(label, canvas, canvas_mask)
     terms = synthesis_loss(vgg, real_image, generated, logits, label,
-                           one_hot_labels(batch["clean_index"], network.class_count), vgg_scale)
+                           one_hot_labels(batch["clean_index"], network.class_count), vgg_scale, contextual)
     return terms, {"sample": tf.concat([real_image[0], generated[0]], axis=0)}
 
 
@@ -174,10 +179,10 @@ def train(config, args, steps):
     vgg_scale = VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0
     epoch_steps = training.steps_per_epoch(args, config.epochs, len(image_ids))
     training.train(args, root / config.model_folder, f"synthesis {config.name}", network, optimizer, steps,
-                   read_sample, lambda batch: batch_losses(network, vgg, vgg_scale, batch),
+                   read_sample, lambda batch: batch_losses(network, vgg, vgg_scale, batch, config.contextual),
                    lambda step: training.set_learning_rate(optimizer, step, epoch_steps, config.learning_rate,
                                                            args.learning_rate),
-                   samples_can_be_empty=False)
+                   samples_can_be_empty=False, options=config.contextual.record())
 
 
 def synthesize(network, canvas, label_index):
@@ -215,6 +220,29 @@ def test(config, args):
                          description=f"synthesis {config.name} test")
 
 
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def vgg_layer_list(text):
+    layers = tuple(layer.strip() for layer in text.split(",") if layer.strip())
+    try:
+        ContextualLoss(layers=layers)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return layers
+
+
 def main(config, training_phase, doc, argv=None):
     """The command line of a synthesis script."""
     def synthesis_options(parser):
@@ -224,10 +252,25 @@ def main(config, training_phase, doc, argv=None):
                             help="the parametric baseline: this network on empty canvases, trained and tested on "
                                  "the layout alone (CRN's setting, not CRN's architecture), in "
                                  "trainedmodels/synthesis_parametric/ and result/synthesis_parametric/")
+        contextual = config.contextual
+        parser.add_argument("--contextual-weight", type=non_negative_float, default=contextual.weight,
+                            help="weight of the contextual loss (Mechrez et al. 2018) added to the CRN loss; 0 = off, "
+                                 f"the original's loss (default {contextual.weight:g})")
+        parser.add_argument("--contextual-layers", type=vgg_layer_list, default=contextual.layers,
+                            help="comma-separated VGG layers it compares, of " + ",".join(LOSS_LAYERS)
+                                 + f" (default {','.join(contextual.layers)})")
+        parser.add_argument("--contextual-bandwidth", type=positive_float, default=contextual.bandwidth,
+                            help=f"its bandwidth h (default {contextual.bandwidth:g})")
+        parser.add_argument("--contextual-max-positions", type=common.positive_int, default=contextual.max_positions,
+                            help="feature maps are average-pooled by 2 until they have at most this many positions "
+                                 f"(its cost is quadratic in them; default {contextual.max_positions})")
 
     args = training.parse_arguments(doc, training_phase, argv, None,
                                     "a fixed learning rate instead of the script's schedule", config.save_every,
                                     synthesis_options)
-    config = dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets)
+    contextual = ContextualLoss(args.contextual_weight, args.contextual_layers, args.contextual_bandwidth,
+                                args.contextual_max_positions)
+    config = dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets,
+                                 contextual=contextual)
     training.run_phase(args, config.epochs, args.root / config.image_folder,
                        functools.partial(train, config), functools.partial(test, config))

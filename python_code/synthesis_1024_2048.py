@@ -13,6 +13,12 @@ LEVEL = 4               # sizes follow the data root's base_height
 EPOCHS = 100
 SETS = 2                # random training canvas sets drawn from (num_folder)
 SAVE_EVERY = 200         # steps between checkpoints
+# the contextual loss (Mechrez et al. 2018; the original's Todo item 2) added to the CRN loss, on
+# the generated and real images' VGG features (contextual_loss.py); weight 0 = off, the original
+CONTEXTUAL_WEIGHT = 0.0
+CONTEXTUAL_LAYERS = ("conv3_2", "conv4_2")   # any of conv1_2 .. conv5_2
+CONTEXTUAL_BANDWIDTH = 0.5                   # h
+CONTEXTUAL_MAX_POSITIONS = 4096              # feature maps are average-pooled by 2 down to at most this
 
 
 def learning_rate(epoch):   # the original's: 1e-4 throughout
@@ -24,7 +30,9 @@ import sims_common as common  # noqa: E402
 import synthesis  # noqa: E402
 
 CONFIG = synthesis.Config(level=LEVEL, learning_rate=learning_rate, epochs=EPOCHS, sets=SETS,
-                          save_every=SAVE_EVERY)
+                          save_every=SAVE_EVERY,
+                          contextual=synthesis.ContextualLoss(CONTEXTUAL_WEIGHT, CONTEXTUAL_LAYERS,
+                                                              CONTEXTUAL_BANDWIDTH, CONTEXTUAL_MAX_POSITIONS))
 
 
 def main(argv=None):

@@ -119,10 +119,12 @@ def label_weighted_error(real, fake, label):
     return tf.reduce_sum(tf.reduce_mean(resize_to(label, error) * error, axis=[1, 2]), axis=1)
 
 
-def synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_weight_scale=1.0):
+def synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_weight_scale=1.0, contextual=None):
     """{term: [N] per image}, "total" included: the CRN perceptual loss (label-weighted L1 on the
     images and five VGG layers) plus 10 x the softmax cross-entropy of the logits against the clean
-    label. vgg_weight_scale multiplies the VGG terms (see vgg_features for the VGG16 calibration)."""
+    label. vgg_weight_scale multiplies the VGG terms (see vgg_features for the VGG16 calibration).
+    contextual (a contextual_loss.ContextualLoss that is enabled) adds the term "contextual" on the
+    same VGG features."""
     terms = {"input": LOSS_WEIGHTS[0][1] * label_weighted_error(real_image, generated, label)}
     target = clean_label
     if generated.shape[1] != logits.shape[1]:
@@ -134,6 +136,8 @@ def synthesis_loss(vgg, real_image, generated, logits, label, clean_label, vgg_w
     for layer, weight in LOSS_WEIGHTS[1:]:
         terms[layer] = weight * vgg_weight_scale * label_weighted_error(real_features[layer], fake_features[layer],
                                                                           label)
+    if contextual is not None and contextual.enabled:
+        terms["contextual"] = contextual(fake_features, real_features)
     terms["semantic"] = SEMANTIC_WEIGHT * tf.reduce_mean(
         tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits), axis=[1, 2])
     terms["total"] = tf.add_n(list(terms.values()))

@@ -8,7 +8,6 @@ import fractions
 import hashlib
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -207,21 +206,22 @@ def make_train_step(strategy, network, optimizer, batch_losses, jit=False, sampl
 
 
 def train(args, folder, description, network, optimizer, steps, read_sample, batch_losses,
-          learning_rate_at=None, samples_can_be_empty=True):
+          learning_rate_at=None, samples_can_be_empty=True, options=None):
     """Train until `steps` steps are done in all, on --batch-size samples a step, read by the input
     pipeline (input_pipeline) from read_sample(index), with the loss of make_train_step.
 
     network and optimizer must have been made in args.strategy.scope(). learning_rate_at(step), when
     given, sets the rate of each step. Checkpoints (network, optimizer, step) go to `folder` every
     --save-every steps and at the end; a run that finds one continues from it, when it was trained
-    with the same class table and batch size (check_classes, check_training_options). Scalars (and a
+    with the same class table, batch size and `options` ({name: value} of the script's options that
+    change what a step computes; check_classes, check_training_options). Scalars (and a
     network's "sample" output every IMAGE_EVERY steps) go to TensorBoard logs in folder/logs. On a
     multi-worker run only the chief writes into `folder`.
     """
     strategy, folder, batch_size = args.strategy, Path(folder), args.batch_size
     chief = distribution.is_chief(strategy)
     check_classes(folder, args.classes, training_starts=chief)
-    check_training_options(folder, {"batch_size": batch_size}, training_starts=chief)
+    check_training_options(folder, {"batch_size": batch_size, **(options or {})}, training_starts=chief)
     train_step = make_train_step(strategy, network, optimizer, batch_losses, args.jit, samples_can_be_empty)
     with strategy.scope():
         step = tf.Variable(0, dtype=tf.int64, name="step")
@@ -265,7 +265,8 @@ def train(args, folder, description, network, optimizer, steps, read_sample, bat
 
 
 TRAINING_OPTIONS_RECORD = "training_options.json"   # in a model folder: options a resumed run must keep
-TRAINING_OPTION_DEFAULTS = {"batch_size": 1}         # what folders trained before the record had
+# what folders trained before the record (or before an option) had
+TRAINING_OPTION_DEFAULTS = {"batch_size": 1, "contextual_weight": 0.0}
 
 
 def check_training_options(folder, options, training_starts=False):
@@ -285,7 +286,7 @@ def check_training_options(folder, options, training_starts=False):
         except (OSError, ValueError, AttributeError) as error:
             raise common.DataError(f"{record}: not a training-options record ({error})") from None
     for name, value in options.items():
-        before = recorded.get(name, TRAINING_OPTION_DEFAULTS[name])
+        before = recorded.get(name, TRAINING_OPTION_DEFAULTS.get(name))
         if before != value:
             raise common.DataError(f"{record}: this model folder was trained with --{name.replace('_', '-')} "
                                    f"{before}, this run asks for {value}; resume with {before}, or train into "

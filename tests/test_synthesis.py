@@ -1,24 +1,28 @@
 """The synthesis network: shapes at every level, the loss, the VGG weights, training, progressive
 initialisation and the scripts."""
 
+import argparse
+import dataclasses
 import io
+import json
 import pickle
 import shutil
 
 import numpy as np
 import pytest
-import scipy.io
 import scipy.signal
 import tensorflow as tf
 
 import sims_common as common
 import synthesis
+import synthesis_256_512
 import test_generate_canvas
 import test_generate_transform
 import train_generate_synthesis
 import training
 import vgg_features
-from conftest import error_lines, root_after_steps, run_script
+from contextual_loss import ContextualLoss
+from conftest import error_lines, root_after_steps, run_script, write_matconvnet_vgg19
 from synthesis_network import LOSS_WEIGHTS, SynthesisNetwork, synthesis_loss
 
 
@@ -151,7 +155,6 @@ def test_level_4_refines_on_the_input_resized_without_aligned_corners():
 
 def test_the_scripts_carry_the_originals_schedules_and_sets():
     import synthesis_1024_2048
-    import synthesis_256_512
     import synthesis_512_1024
 
     level1, level2, level4 = synthesis_256_512.CONFIG, synthesis_512_1024.CONFIG, synthesis_1024_2048.CONFIG
@@ -163,14 +166,10 @@ def test_the_scripts_carry_the_originals_schedules_and_sets():
     assert level1.learning_rate(113) == 1e-4 and level1.learning_rate(800) == 1e-4
     assert level2.learning_rate(1) == level4.learning_rate(50) == 1e-4
     assert train_generate_synthesis.SETS == {"256": 5, "512": 5, "1024": 2}
+    assert not any(config.contextual.enabled for config in (level1, level2, level4))   # the original's loss
 
 
 def test_schedule_steps_squeeze_the_whole_schedule_into_the_run():
-    import argparse
-
-    import synthesis_256_512
-    import training
-
     schedule, epochs = synthesis_256_512.learning_rate, synthesis_256_512.EPOCHS
     optimizer = tf.keras.optimizers.Adam(1.0)
 
@@ -241,20 +240,8 @@ def test_a_wrong_checksum_or_a_foreign_pickle_is_refused(tmp_path):
 def test_the_matconvnet_vgg19_loader_reads_the_original_structure(tmp_path):
     rng = np.random.default_rng(3)
     weights = _tiny_vgg(rng, vgg_features.VGG19_LAYERS)
-    layers = []
-    for block_index, block in enumerate(vgg_features.VGG19_LAYERS):
-        for name in block:
-            kernel, bias = weights[name]
-            cell = np.empty((1, 2), object)
-            cell[0, 0], cell[0, 1] = kernel, bias.reshape(-1, 1)
-            layers.append({"name": name, "type": "conv", "weights": cell})
-            layers.append({"name": name.replace("conv", "relu"), "type": "relu", "weights": np.empty((0, 0))})
-        layers.append({"name": f"pool{block_index + 1}", "type": "pool", "weights": np.empty((0, 0))})
-    cells = np.empty((1, len(layers)), object)
-    for i, layer in enumerate(layers):
-        cells[0, i] = layer
     path = tmp_path / "imagenet-vgg-verydeep-19.mat"
-    scipy.io.savemat(path, {"layers": cells})
+    write_matconvnet_vgg19(path, weights)
     loaded = vgg_features.load_vgg19_matconvnet(path)
     assert set(loaded) == {name for block in vgg_features.VGG19_LAYERS for name in block}
     for name, (kernel, bias) in weights.items():
@@ -352,6 +339,53 @@ def test_training_then_test_phase_write_images(synthesis_root, tmp_path):
     for image_id in common.list_image_ids(root / "testdata" / "label_refine"):
         image = common.read_image(root / "result" / "synthesis" / "transform_order_512" / f"{common.image_name(image_id)}.png")
         assert image.shape == shape + (3,) and image.dtype == np.uint8
+
+
+# --- the contextual loss option -----------------------------------------------------------------
+
+def test_training_steps_with_the_contextual_term_lower_the_total_loss_on_demo_data(synthesis_root):
+    args = argparse.Namespace(root=synthesis_root, seed=0, sizes=common.load_sizes(synthesis_root),
+                              classes=common.load_classes(synthesis_root))
+    config = dataclasses.replace(synthesis_256_512.CONFIG, sets=1)
+    read_sample = synthesis.sample_reader(config, args)[0]
+    batch = {name: value[None] for name, value in read_sample(0).items()}
+    tf.random.set_seed(6)
+    network = SynthesisNetwork(1)
+    vgg = vgg_features.load_vgg(synthesis_root)
+    contextual = ContextualLoss(weight=1.0)
+    step = training.make_train_step(
+        tf.distribute.get_strategy(), network, tf.keras.optimizers.Adam(1e-4),
+        lambda batch: synthesis.batch_losses(network, vgg, synthesis.VGG16_TERM_SCALE, batch, contextual))
+    terms = [step(batch)[0] for _ in range(6)]
+    assert all(np.isfinite(float(t["contextual"])) and float(t["contextual"]) > 0 for t in terms)
+    totals = [float(t["total"]) for t in terms]
+    assert totals[-1] < 0.8 * totals[0], totals
+    # the total is the CRN loss plus the contextual term
+    first = terms[0]
+    assert float(first["total"]) == pytest.approx(sum(float(v) for k, v in first.items() if k != "total"), rel=1e-5)
+
+
+def test_the_contextual_option_is_recorded_and_a_resume_cannot_change_it(synthesis_root, tmp_path, capsys):
+    root = root_after_steps(synthesis_root, tmp_path)
+    options = ["--train", "--root", str(root), "--sets", "1", "--learning-rate", "1e-4"]
+    synthesis_256_512.main([*options, "--max-steps", "1", "--contextual-weight", "2", "--contextual-layers",
+                            "conv2_2,conv4_2"])
+    folder = root / synthesis_256_512.CONFIG.model_folder
+    assert json.loads((folder / training.TRAINING_OPTIONS_RECORD).read_text()) == {
+        "batch_size": 1, "contextual_weight": 2.0, "contextual_layers": "conv2_2,conv4_2",
+        "contextual_bandwidth": 0.5, "contextual_max_positions": 4096}
+    assert _logged(folder, "contextual")[0] > 0   # in TensorBoard like the other terms
+    with pytest.raises(common.DataError, match="--contextual-weight 2.0, this run asks for 0.0"):
+        synthesis_256_512.main([*options, "--max-steps", "2"])
+    with pytest.raises(common.DataError, match="--contextual-layers conv2_2,conv4_2, this run asks for conv3_2,conv4_2"):
+        synthesis_256_512.main([*options, "--max-steps", "2", "--contextual-weight", "2"])
+    with pytest.raises(SystemExit):
+        synthesis_256_512.main([*options, "--contextual-layers", "conv3_3"])
+    assert "contextual layers must be some of conv1_2," in capsys.readouterr().err
+    # a model folder trained before the option counts as trained without it
+    (folder / training.TRAINING_OPTIONS_RECORD).unlink()
+    with pytest.raises(common.DataError, match="--contextual-weight 0.0, this run asks for 2.0"):
+        synthesis_256_512.main([*options, "--max-steps", "2", "--contextual-weight", "2"])
 
 
 def test_a_missing_checkpoint_or_canvas_folder_is_one_clear_error(synthesis_root, tmp_path):

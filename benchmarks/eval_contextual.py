@@ -1,0 +1,148 @@
+"""What the contextual loss option is worth: the synthesis network trained without and with it.
+
+1. A demo root of its own (run_demo.sh's steps up to the canvases of levels 256 and 512, with
+   SIMS_DEMO_STOP_AFTER=canvases and a demo seed that neither the tests nor the demo use); a root
+   that has them already is reused.
+2. Two variant roots inside it (ROOT/eval_contextual/without, .../with) that share its data through
+   symbolic links and have their own trainedmodels/ and result/. In each, level 1 then level 2 is
+   trained with the same seed, steps and fixed learning rate, the only difference being
+   --contextual-weight (and its other options); level 2 then paints the test canvases.
+3. python_code/evaluate.py's scores (PSNR, SSIM, LPIPS) of both against the same ground truth.
+4. The extra seconds per level-2 training step that the term costs, in this process on a batch of
+   the root's own samples, and the term alone (forward and backward) at the original's level-2 size
+   (512x1024: conv3_2 and conv4_2 pooled to at most --max-positions positions).
+Last line: `contextual_lpips_delta=<with - without>` (negative: the term helped).
+"""
+
+import argparse
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "python_code"))
+
+import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import evaluate  # noqa: E402
+import sims_common as common  # noqa: E402
+import synthesis  # noqa: E402
+import synthesis_512_1024  # noqa: E402
+from contextual_loss import ContextualLoss  # noqa: E402
+from synthesis_network import SynthesisNetwork  # noqa: E402
+from demo_roots import prepare_demo_root, variant_root  # noqa: E402
+from vgg_features import load_vgg  # noqa: E402
+
+LOG = logging.getLogger("sims")
+VARIANTS = ("without", "with")
+ORIGINAL_LEVEL_2 = (512, 1024)
+
+
+def run_script(script, root, *options):
+    command = [sys.executable, str(REPO_ROOT / "python_code" / script), "--root", str(root), *map(str, options)]
+    LOG.info("%s", " ".join(command))
+    subprocess.run(command, check=True)
+
+
+def train_and_test(variant, args, contextual_options):
+    common_options = ["--seed", args.training_seed, "--learning-rate", args.learning_rate, *contextual_options]
+    run_script("synthesis_256_512.py", variant, "--train", "--max-steps", args.steps_256,
+               "--save-every", args.steps_256, *common_options)
+    run_script("synthesis_512_1024.py", variant, "--train", "--max-steps", args.steps_512,
+               "--save-every", args.steps_512, *common_options)
+    run_script("synthesis_512_1024.py", variant, "--test")
+
+
+def seconds_per_step(root, contextual, steps=4):
+    """Seconds of one level-2 training step (batch 1) on the root's first samples."""
+    args = argparse.Namespace(root=root, seed=0, sizes=common.load_sizes(root), classes=common.load_classes(root))
+    read_sample = synthesis.sample_reader(synthesis_512_1024.CONFIG, args)[0]
+    batches = [{name: value[None] for name, value in read_sample(index).items()} for index in range(steps + 1)]
+    tf.random.set_seed(0)
+    network, vgg = SynthesisNetwork(2, args.classes.count), load_vgg(root)
+    scale = synthesis.VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0
+    step = training.make_train_step(tf.distribute.get_strategy(), network, tf.keras.optimizers.Adam(1e-4),
+                                    lambda batch: synthesis.batch_losses(network, vgg, scale, batch, contextual))
+    step(batches[0])   # traces the graph
+    start = time.perf_counter()
+    for batch in batches[1:]:
+        float(step(batch)[0]["total"])
+    return (time.perf_counter() - start) / steps
+
+
+def term_seconds_at_original_size(contextual, repeats=3):
+    """Forward and backward of the term alone on random VGG features of a 512x1024 image pair."""
+    rng = np.random.default_rng(0)
+    channels = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
+    blocks = {"conv1_2": 0, "conv2_2": 1, "conv3_2": 2, "conv4_2": 3, "conv5_2": 4}
+    shape = {layer: (1, ORIGINAL_LEVEL_2[0] >> blocks[layer], ORIGINAL_LEVEL_2[1] >> blocks[layer], channels[layer])
+             for layer in contextual.layers}
+    generated = {layer: tf.Variable(rng.random(size, np.float32)) for layer, size in shape.items()}
+    real = {layer: tf.constant(rng.random(size, np.float32)) for layer, size in shape.items()}
+
+    @tf.function
+    def forward_backward(generated, real):
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(contextual(generated, real))
+        return total, tape.gradient(total, list(generated.values()))
+
+    forward_backward(generated, real)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        float(forward_backward(generated, real)[0])
+    return (time.perf_counter() - start) / repeats
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_root_argument(parser)
+    parser.add_argument("--demo-seed", type=int, default=2018, help="seed of the benchmark's demo data")
+    parser.add_argument("--training-seed", type=int, default=0, help="seed of both variants' training")
+    parser.add_argument("--steps-256", type=common.positive_int, default=600, help="level-1 training steps")
+    parser.add_argument("--steps-512", type=common.positive_int, default=300, help="level-2 training steps")
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="fixed rate of both levels (the demo's)")
+    parser.add_argument("--weight", type=float, default=10.0,
+                        help="--contextual-weight of the 'with' variant (default 10: -log CX is about 1 to 3 a "
+                             "layer, the CRN terms are tens, so this makes it about as large as one VGG term)")
+    parser.add_argument("--layers", default="conv3_2,conv4_2", help="--contextual-layers")
+    parser.add_argument("--bandwidth", type=float, default=0.5, help="--contextual-bandwidth")
+    parser.add_argument("--max-positions", type=common.positive_int, default=4096, help="--contextual-max-positions")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    prepare_demo_root(root, args.demo_seed, "long")   # levels 256 and 512
+    contextual = ContextualLoss(args.weight, tuple(args.layers.split(",")), args.bandwidth, args.max_positions)
+    contextual_options = {"without": [], "with": [
+        "--contextual-weight", args.weight, "--contextual-layers", args.layers,
+        "--contextual-bandwidth", args.bandwidth, "--contextual-max-positions", args.max_positions]}
+    lpips = evaluate.Lpips()
+    table = []
+    for name in VARIANTS:
+        variant = variant_root(root, f"eval_contextual/{name}")
+        started = time.perf_counter()
+        train_and_test(variant, args, contextual_options[name])
+        LOG.info("%s: trained and tested in %.0f s", name, time.perf_counter() - started)
+        for row in evaluate.method_scores(variant, "512", lpips):
+            if row[0].startswith("SIMS"):
+                table.append((f"SIMS, {name} contextual", *row[1:]))
+            elif row[0] == "canvas alone" and name == VARIANTS[0]:
+                canvas_row = row
+    table.append(canvas_row)
+    plain, with_term = (seconds_per_step(root, loss) for loss in (None, contextual))
+    alone = term_seconds_at_original_size(contextual)
+    print(f"demo seed {args.demo_seed}, base height {common.load_sizes(root).base_height}; level 256 "
+          f"{args.steps_256} steps, level 512 {args.steps_512} steps, learning rate {args.learning_rate:g}, "
+          f"training seed {args.training_seed}; contextual weight {args.weight:g}, layers {args.layers}, "
+          f"bandwidth {args.bandwidth:g}, max positions {args.max_positions}")
+    print(evaluate.format_table(table))
+    print(f"level-2 training step: {plain:.3f} s without, {with_term:.3f} s with the term "
+          f"(+{with_term - plain:.3f} s, x{with_term / plain:.2f})")
+    print(f"the term alone, forward and backward, at the original's 512x1024: {alone:.3f} s")
+    print(f"contextual_lpips_delta={table[1][4] - table[0][4]:+.4f}")
+
+
+if __name__ == "__main__":
+    common.run_cli(main)
