@@ -2,8 +2,10 @@
 
 Reads  testdata/label_refine/NAME.png (the layout, level 1), testdata/transform/transform_<level>/NAME.mat
        (retrieved segments cut from the level's own images: test_generate_transform.py --level),
-       result/transform/transform_512/NAME.mat (`transferred`, resized to the level; when present,
-       at 256 and 512 unless --no-transform, at 1024 only with --transform), testdata/order/NAME.mat
+       the aligned segments of --aligner (`transferred`, resized to the level; when present):
+       affine = result/transform/transform_512/NAME.mat (transformation.py; the default at 256 and
+       512), flow = result/transform/appearance_flow_512/NAME.mat (appearance_flow.py), none = the
+       retrieved segments as they are (the default at 1024); testdata/order/NAME.mat
        and result/order/data/NAME.mat (pair rows and ordering predictions; when present, else the
        class order decides), traindata/Label256Full|512Full|1024Full (labels of the retrieved
        images, for shadows)
@@ -13,8 +15,8 @@ Writes testdata/synthesis/transform_order_<level>/NAME.mat:
          label     HxWx3 uint8, the layout revised to the pasted segments
        and testdata/synthesis/transform_order_<level>_canvas/NAME.jpg, at --level 256|512|1024.
 Segments are visited as test_generate_transform.py listed them (all_class_flag, back to front).
-Each one with a proposal: its label is cleared under the query, the transformed proposal is kept
-only if it overlaps the query more than the untransformed one, pixels where the ordering network
+Each one with a proposal: its label is cleared under the query, the aligned proposal is kept
+only if it overlaps the query more than the unaligned one, pixels where the ordering network
 puts an earlier segment in front are cut out, the label takes the class where the segment lands;
 then the tricks of the original, each with an option to switch it off: shadow removal near
 vehicles of the source image (road, sidewalk), a cleared band around vegetation, inner elision.
@@ -39,18 +41,20 @@ import sims_common as common
 # truck, bus, train (cast shadows); vegetation_band vegetation.
 OUTER_BOX_EXTENSION = 0.125
 # Per level: band widths as fractions of the image height (shadow removal, vegetation band, inner
-# and outer elision) and whether transformed segments are pasted. 256 and 512 follow
+# and outer elision) and which aligner's segments are pasted. 256 and 512 follow
 # test_generate_canvas.m; 1024 follows its tmpbackup/ variant, which fixed the bands at 31, 21 and
 # 41 pixels of a 1024-pixel height, an inner band of 0.025 and pasted the segments untransformed.
 BANDS_512 = {"shadow": 0.06, "vegetation": 0.04, "inner": 0.035, "outer": 0.08}
 LEVEL_SETTINGS = {
-    "256": {"bands": BANDS_512, "transform": True},
-    "512": {"bands": BANDS_512, "transform": True},
+    "256": {"bands": BANDS_512, "aligner": "affine"},
+    "512": {"bands": BANDS_512, "aligner": "affine"},
     "1024": {"bands": {"shadow": 31 / 1024, "vegetation": 21 / 1024, "inner": 0.025, "outer": 41 / 1024},
-             "transform": False},
+             "aligner": "none"},
 }
 
-TRANSFORM_RESULTS = "result/transform/transform_512"   # the transformer works at level 2 only
+# the aligners' results (python_code/transformation.py, appearance_flow.py), at level 2 only
+ALIGNER_RESULTS = {"affine": "result/transform/transform_512", "flow": "result/transform/appearance_flow_512",
+                   "none": None}
 ORDER_PAIRS = "testdata/order"
 ORDER_PREDICTIONS = "result/order/data"
 LAYOUT_FOLDER = "testdata/label_refine"
@@ -64,7 +68,7 @@ LOG = logging.getLogger("sims")
 class Segments:
     """One test image's segments at the canvas size, as test_generate_transform.py wrote them."""
     answer: np.ndarray            # N x H x W x 3 uint8, retrieved segments (untransformed)
-    transferred: np.ndarray       # N x H x W x 3 uint8, after the transformer (or = answer)
+    transferred: np.ndarray       # N x H x W x 3 uint8, after the aligner (or = answer)
     query_masks: np.ndarray       # N x H x W bool
     pole_masks: np.ndarray        # N x H x W bool
     classes: np.ndarray           # N
@@ -95,8 +99,8 @@ def _resize_stack(stack, shape):
         (len(stack),) + tuple(shape) + stack.shape[3:])
 
 
-def read_segments(root, image_id, sizes, level_name, use_transform):
-    """The image's Segments at the level; the transformed ones (level 2) resized to it."""
+def read_segments(root, image_id, sizes, level_name, aligner):
+    """The image's Segments at the level; the aligner's (level 2) resized to it."""
     name = common.image_name(image_id)
     path = root / "testdata" / "transform" / f"transform_{level_name}" / f"{name}.mat"
     level_shape = sizes.shape(common.LEVELS[level_name])
@@ -116,8 +120,8 @@ def read_segments(root, image_id, sizes, level_name, use_transform):
         raise common.DataError(f"{path}: its arrays do not hold {count} + {remained} segments of "
                                f"{level_shape[0]}x{level_shape[1]}") from None
     transferred = answer
-    result = root / TRANSFORM_RESULTS / f"{name}.mat"
-    if use_transform and result.exists():
+    result = root / ALIGNER_RESULTS[aligner] / f"{name}.mat" if ALIGNER_RESULTS[aligner] else None
+    if result is not None and result.exists():
         transferred, level2 = common.load_mat(result, ["transferred"])["transferred"], sizes.shape(2)
         if transferred.size != count * level2[0] * level2[1] * 3:
             raise common.DataError(f"{result}: transferred does not hold the {count} proposals of {path} "
@@ -219,7 +223,7 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
         piece, landing = segments.transferred[j], canvas_ops.content_mask(segments.transferred[j])
         untransformed = canvas_ops.content_mask(segments.answer[j])
         if (landing & query).sum() <= (untransformed & query).sum():
-            piece, landing = segments.answer[j], untransformed  # the transformer made the fit worse
+            piece, landing = segments.answer[j], untransformed  # the aligner made the fit worse
         landing = landing & ~cut_by_order(landing, fill_region, segments.original_index[j], class_id, front_of,
                                           number if original_ordering_cut else None)
         piece = piece / 255.0 * landing[:, :, None]
@@ -247,14 +251,14 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
     return canvas, label
 
 
-def process_image(image_id, root, sizes, classes, level_name, use_transform, tricks, original_ordering_cut, seed,
-                  train_ids):
+def make_canvas(image_id, root, sizes, classes, level_name, aligner, tricks, original_ordering_cut, seed, train_ids):
+    """(canvas, revised label index, Segments) of one test image."""
     level = common.LEVELS[level_name]
     shape = sizes.shape(level)
     name = common.image_name(image_id)
     layout = common.resize_nearest(common.read_label(root / LAYOUT_FOLDER / f"{name}.png", shape=sizes.shape(1),
                                                      classes=classes), shape)
-    segments = read_segments(root, image_id, sizes, level_name, use_transform)
+    segments = read_segments(root, image_id, sizes, level_name, aligner)
 
     def source_label(response_index):
         source_id = train_ids[response_index - 1]
@@ -264,6 +268,11 @@ def process_image(image_id, root, sizes, classes, level_name, use_transform, tri
     canvas, label = compose_canvas(layout, segments, read_order(root, image_id, classes.count), source_label,
                                    common.image_rng(seed, image_id), tricks, LEVEL_SETTINGS[level_name]["bands"],
                                    original_ordering_cut, classes)
+    return canvas, label, segments
+
+
+def process_image(image_id, root, sizes, classes, level_name, **options):
+    canvas, label, segments = make_canvas(image_id, root, sizes, classes, level_name, **options)
     mat_path, jpg_path = output_files(root, image_id, level_name)
     common.write_image(jpg_path, np.round(canvas * 255).astype(np.uint8))
     common.save_mat(mat_path, {"proposal": canvas.astype(np.float32), "answer": segments.answer,
@@ -273,35 +282,41 @@ def process_image(image_id, root, sizes, classes, level_name, use_transform, tri
 def main(argv=None):
     parser = common.step_parser(__doc__)
     common.add_level_argument(parser)
-    transform = parser.add_mutually_exclusive_group()
-    transform.add_argument("--transform", dest="use_transform", action="store_true", default=None,
-                           help="paste the transformer's results (default at 256 and 512)")
-    transform.add_argument("--no-transform", dest="use_transform", action="store_false",
-                           help="paste the retrieved segments untransformed (default at 1024)")
+    aligner = parser.add_mutually_exclusive_group()
+    aligner.add_argument("--aligner", choices=tuple(ALIGNER_RESULTS), default=None,
+                         help="whose aligned segments to paste: affine (transformation.py; the default at 256 and "
+                              "512), flow (appearance_flow.py) or none (retrieved segments as they are; the default "
+                              "at 1024)")
+    aligner.add_argument("--transform", dest="aligner", action="store_const", const="affine",
+                         help="the same as --aligner affine")
+    aligner.add_argument("--no-transform", dest="aligner", action="store_const", const="none",
+                         help="the same as --aligner none")
     for trick in TRICKS:
         parser.add_argument(f"--no-{trick.replace('_', '-')}", dest=trick, action="store_false")
     parser.add_argument("--original-ordering-cut", action="store_true",
                         help="order overlaps as the released script did (see cut_by_order)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the elision draws")
     args = parser.parse_args(argv)
-    if args.use_transform is None:
-        args.use_transform = LEVEL_SETTINGS[args.level]["transform"]
+    if args.aligner is None:
+        args.aligner = LEVEL_SETTINGS[args.level]["aligner"]
     root = args.root.resolve()
     tricks = tuple(trick for trick in TRICKS if getattr(args, trick))
-    transformed = len(list((root / TRANSFORM_RESULTS).glob("*.mat"))) if args.use_transform else 0
+    results = ALIGNER_RESULTS[args.aligner]
+    aligned = len(list((root / results).glob("*.mat"))) if results else 0
     ordered = len(list((root / ORDER_PREDICTIONS).glob("*.mat")))
-    LOG.info("canvas %s: %d images have transformation results, %d ordering predictions; tricks: %s",
-             args.level, transformed, ordered, ", ".join(tricks) or "none")
+    LOG.info("canvas %s: %d images have %s aligner results, %d ordering predictions; tricks: %s",
+             args.level, aligned, args.aligner, ordered, ", ".join(tricks) or "none")
     # canvases made from other network results or options are made again, not skipped
     canvases, previews = output_folders(root, args.level)
     common.keep_outputs_made_from(
-        {"transformation_results": common.made_from(root / TRANSFORM_RESULTS) if args.use_transform else None,
+        {"transformation_results": common.made_from(root / results) if results else None,
          "ordering_predictions": common.made_from(root / ORDER_PREDICTIONS),
-         "options": {"tricks": tricks, "original_ordering_cut": args.original_ordering_cut, "seed": args.seed}},
+         "options": {"aligner": args.aligner, "tricks": tricks, "original_ordering_cut": args.original_ordering_cut,
+                     "seed": args.seed}},
         canvases, ".mat", also=[(previews, ".jpg")])
     common.run_step(args, f"canvas {args.level}", LAYOUT_FOLDER, process_image,
                     lambda root_, image_id: output_files(root_, image_id, args.level),
-                    level_name=args.level, use_transform=args.use_transform, tricks=tricks,
+                    level_name=args.level, aligner=args.aligner, tricks=tricks,
                     original_ordering_cut=args.original_ordering_cut, seed=args.seed,
                     train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST))
 

@@ -91,29 +91,45 @@ def train(args, steps):
                    lambda batch: batch_losses(network, batch))
 
 
-def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS):
-    """Warp all proposals of one image, NUM_PROPOSALS at a time; returns NxHxWx3 uint8."""
+def warp_in_chunks(warp, proposal, mask, label):
+    """All proposals of one image warped NUM_PROPOSALS at a time by warp(proposals in 0..1 [n,H,W,3],
+    masks [n,H,W,1], label) -> warped; returns NxHxWx3 uint8."""
     transferred = np.zeros(proposal.shape, np.uint8, order="F")  # as the .mat file stores it
     for start in range(0, len(proposal), NUM_PROPOSALS):
         part = slice(start, start + NUM_PROPOSALS)
-        warped, _ = network(tf.constant(proposal[part] / 255.0, tf.float32),
-                            tf.constant(mask[part, :, :, None], tf.float32), label, round_parameters)
+        warped = warp(tf.constant(proposal[part] / 255.0, tf.float32), tf.constant(mask[part, :, :, None], tf.float32),
+                      label)
         transferred[part] = np.clip(np.round(warped.numpy() * 255.0), 0, 255).astype(np.uint8)
     return transferred
 
 
-def test(args):
+def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS):
+    """Warp all proposals of one image with the transformer; returns NxHxWx3 uint8."""
+    return warp_in_chunks(lambda proposals, masks, label_: network(proposals, masks, label_, round_parameters)[0],
+                          proposal, mask, label)
+
+
+def write_aligned_segments(args, network, model_folder, result_folder, warp, description):
+    """The test phase of an aligner (this transformer, or appearance_flow.py): restore the network,
+    then write result_folder/NAME.mat (`transferred`) for every test input, warped by
+    warp(proposals, masks, label) in chunks."""
     root, shape = args.root, args.sizes.shape(LEVEL)
-    network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
-    training.restore_for_test(root / MODEL_FOLDER, network, args.classes, root / RESULT_FOLDER, ".mat")
+    training.restore_for_test(root / model_folder, network, args.classes, root / result_folder, ".mat")
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
         label = one_hot_labels(common.read_label(root / TEST_LABELS / f"{name}.png", shape=shape,
                                                  classes=args.classes)[None], args.classes.count)
-        return {"transferred": transform_image(network, proposal, mask, label, args.round_parameters)}
+        return {"transferred": warp_in_chunks(warp, proposal, mask, label)}
 
-    training.test_each_file(root / TEST_INPUTS, root / RESULT_FOLDER, result_of, "transformation test")
+    training.test_each_file(root / TEST_INPUTS, root / result_folder, result_of, description)
+
+
+def test(args):
+    network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
+    write_aligned_segments(args, network, MODEL_FOLDER, RESULT_FOLDER,
+                           lambda proposals, masks, label: network(proposals, masks, label, args.round_parameters)[0],
+                           "transformation test")
 
 
 def main(argv=None):

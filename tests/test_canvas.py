@@ -428,7 +428,7 @@ def test_level_1_and_4_segments_are_cut_from_the_levels_own_images(canvas_root):
 
 def test_level_4_follows_the_1024_variant():
     settings = test_generate_canvas.LEVEL_SETTINGS["1024"]
-    assert not settings["transform"] and test_generate_canvas.LEVEL_SETTINGS["512"]["transform"]
+    assert settings["aligner"] == "none" and test_generate_canvas.LEVEL_SETTINGS["512"]["aligner"] == "affine"
     widths = {name: canvas_ops.band_width(fraction, 1024) for name, fraction in settings["bands"].items()}
     assert widths == {"shadow": 31, "vegetation": 21, "inner": 25, "outer": 41}
     assert {name: canvas_ops.band_width(fraction, 512)
@@ -436,23 +436,27 @@ def test_level_4_follows_the_1024_variant():
         {"shadow": 30, "vegetation": 20, "inner": 17, "outer": 40}
 
 
-def test_level_4_canvases_paste_untransformed_segments_unless_asked(canvas_root, tmp_path):
+def test_level_4_canvases_paste_unaligned_segments_unless_asked_and_the_aligner_is_chosen(canvas_root, tmp_path):
     root = root_after_steps(canvas_root, tmp_path)
     image_id = common.list_image_ids(root / "testdata" / "label_refine")[0]
     name = common.image_name(image_id)
-    # a transformer result that fits every query exactly, in one colour: pasted only with --transform
+    # results of both aligners that fit every query exactly, each in its own colour
     masks = common.load_mat(test_generate_transform.output_file(root, image_id)[0], ["mask"])["mask"]
-    common.save_mat(root / "result" / "transform" / "transform_512" / f"{name}.mat",
-                    {"transferred": (masks[..., None] * np.array([7, 250, 7], np.uint8)).astype(np.uint8)})
+    colours = {"affine": np.array([7, 250, 7], np.uint8), "flow": np.array([250, 7, 250], np.uint8)}
+    for aligner, colour in colours.items():
+        common.save_mat(root / test_generate_canvas.ALIGNER_RESULTS[aligner] / f"{name}.mat",
+                        {"transferred": (masks[..., None] * colour).astype(np.uint8)})
     mat_path = test_generate_canvas.output_files(root, image_id, "1024")[0]
-    default = common.load_mat(mat_path, ["proposal"])["proposal"]
-    for path in test_generate_canvas.output_files(root, image_id, "1024"):
-        path.unlink()
-    test_generate_canvas.main(["--root", str(root), "--level", "1024", "--transform"])
-    transformed = common.load_mat(mat_path, ["proposal"])["proposal"]
-    green = np.all(np.abs(transformed - np.array([7, 250, 7]) / 255) < 1e-6, axis=2)
-    assert green.sum() > 100
-    assert not np.all(np.abs(default - np.array([7, 250, 7]) / 255) < 1e-6, axis=2).any()
+
+    def shown(colour):
+        canvas = common.load_mat(mat_path, ["proposal"])["proposal"]
+        return np.all(np.abs(canvas - colour / 255) < 1e-6, axis=2).sum()
+
+    assert shown(colours["affine"]) == shown(colours["flow"]) == 0   # level 1024 pastes them unaligned
+    for options, aligner in ((["--transform"], "affine"), (["--aligner", "flow"], "flow")):
+        test_generate_canvas.main(["--root", str(root), "--level", "1024", *options])   # other sources: made again
+        assert shown(colours[aligner]) > 100
+        assert shown(colours["flow" if aligner == "affine" else "affine"]) == 0
 
 
 def test_a_level_without_its_segments_is_one_clear_error(canvas_root, tmp_path):

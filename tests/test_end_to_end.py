@@ -97,6 +97,9 @@ def test_long_on_the_same_root_keeps_the_quick_runs_work_and_adds_level_512(demo
     longer = _run_demo(root, "--long")
     assert "preset long" in longer.stderr and "already there" in longer.stderr
     assert {path: (root / path).read_bytes() for path in before} == before
-    for model in ("synthesis/synthesis_512", "synthesis_parametric/synthesis_512"):
+    for model in ("synthesis/synthesis_512", "synthesis_parametric/synthesis_512", "appearance_flow"):
         assert list((root / "trainedmodels" / model).glob("ckpt-2.index")), model
+    flow_results = sorted((root / "result" / "transform" / "appearance_flow_512").glob("*.mat"))
+    assert [path.name for path in flow_results] == \
+        sorted(path.name for path in (root / "result" / "transform" / "transform_512").glob("*.mat"))
     _check_final_images_and_table(root, longer, 2)

@@ -1,0 +1,59 @@
+"""The appearance-flow aligner (the original's Todo item 1), a sibling of transformation.py that
+bends each retrieved segment with a dense field instead of one affine warp (flow_network.py).
+
+Training (training_phase = True, or --train): the transformer's training data, read the same way
+(transformation.sample_reader: up to NUM_PROPOSALS perturbed segments of one random set of each of
+--batch-size images from traindata/transform/transform_512/SS/NAME.mat); the warped segments must
+rebuild the real image (traindata/RGB512Full) inside their true masks, and the total variation of
+the offsets keeps the field smooth. Checkpoints and TensorBoard logs go to
+trainedmodels/appearance_flow/; an interrupted run continues from the last checkpoint.
+Test (training_phase = False, or --test): every testdata/transform/transform_512/NAME.mat is
+warped into result/transform/appearance_flow_512/NAME.mat (`transferred`, NxHxWx3 uint8, as the
+transformer writes); data_prep/test_generate_canvas.py --aligner flow pastes them.
+"""
+
+# ---- configuration ---------------------------------------------------------------------------
+training_phase = False
+LEARNING_RATE = 1e-4       # the transformer's 1e-5 barely moves a field that starts at zero
+SMOOTHNESS_WEIGHT = 1.0    # x the mean |difference| of neighbouring offsets (pixels per pixel)
+EPOCHS = 100
+SAVE_EVERY = 200           # steps between checkpoints
+MODEL_FOLDER = "trainedmodels/appearance_flow"
+RESULT_FOLDER = "result/transform/appearance_flow_512"
+
+import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import distribution  # noqa: E402
+import sims_common as common  # noqa: E402
+import transformation  # noqa: E402  (the same data, read and written the same way)
+from flow_network import FlowNetwork, batch_losses  # noqa: E402
+
+
+def train(args, steps):
+    read_sample, _ = transformation.sample_reader(args)
+    with args.strategy.scope():
+        network = FlowNetwork(input_scale=2, class_count=args.classes.count)
+        optimizer = distribution.adam(args.learning_rate)
+    training.train(args, args.root / MODEL_FOLDER, "appearance flow", network, optimizer, steps, read_sample,
+                   lambda batch: batch_losses(network, batch, args.smoothness_weight),
+                   options={"smoothness_weight": args.smoothness_weight})
+
+
+def test(args):
+    network = FlowNetwork(input_scale=2, class_count=args.classes.count)
+    transformation.write_aligned_segments(args, network, MODEL_FOLDER, RESULT_FOLDER,
+                                          lambda proposals, masks, label: network(proposals, masks, label)[0],
+                                          "appearance flow test")
+
+
+def main(argv=None):
+    def flow_options(parser):
+        parser.add_argument("--smoothness-weight", type=float, default=SMOOTHNESS_WEIGHT,
+                            help=f"weight of the offsets' total variation (default {SMOOTHNESS_WEIGHT:g})")
+
+    args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate",
+                                    SAVE_EVERY, flow_options)
+    training.run_phase(args, EPOCHS, args.root / transformation.TRAIN_IMAGES, train, test)
+
+
+if __name__ == "__main__":
+    common.run_cli(main)
