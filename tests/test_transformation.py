@@ -309,8 +309,7 @@ def test_training_resumes_where_it_stopped_and_the_test_phase_writes_results(tra
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
     for root in (interrupted, straight):
         shutil.copytree(transform_root, root)
-    first = run_script("python_code/transformation.py", "--train", "--root", interrupted, "--max-steps", 2)
-    assert first.returncode == 0, first.stderr
+    transformation.main(["--train", "--root", str(interrupted), "--max-steps", "2"])
     second = run_script("python_code/transformation.py", "--train", "--root", interrupted, "--max-steps", 4)
     assert second.returncode == 0, second.stderr
     assert "resuming from" in second.stderr and "(step 2)" in second.stderr
@@ -322,8 +321,7 @@ def test_training_resumes_where_it_stopped_and_the_test_phase_writes_results(tra
             for value in event.summary.value}
     assert "loss" in tags
 
-    tested = run_script("python_code/transformation.py", "--test", "--root", interrupted)
-    assert tested.returncode == 0, tested.stderr
+    transformation.main(["--test", "--root", str(interrupted)])
     for image_id in common.list_image_ids(interrupted / "testdata" / "label_refine"):
         name = common.image_name(image_id)
         inputs = test_generate_transform.output_file(interrupted, image_id)[0]
