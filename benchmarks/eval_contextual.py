@@ -77,10 +77,11 @@ def seconds_per_step(root, contextual, steps=4):
 def term_seconds_at_original_size(contextual, repeats=3):
     """Forward and backward of the term alone on random VGG features of a 512x1024 image pair."""
     rng = np.random.default_rng(0)
-    channels = {"conv1_2": 64, "conv2_2": 128, "conv3_2": 256, "conv4_2": 512, "conv5_2": 512}
-    blocks = {"conv1_2": 0, "conv2_2": 1, "conv3_2": 2, "conv4_2": 3, "conv5_2": 4}
-    shape = {layer: (1, ORIGINAL_LEVEL_2[0] >> blocks[layer], ORIGINAL_LEVEL_2[1] >> blocks[layer], channels[layer])
-             for layer in contextual.layers}
+    def size(layer):   # VGG block b (convb_2) halves the image b - 1 times and has min(64 x 2^(b-1), 512) channels
+        block = int(layer[4]) - 1
+        return 1, ORIGINAL_LEVEL_2[0] >> block, ORIGINAL_LEVEL_2[1] >> block, min(64 << block, 512)
+
+    shape = {layer: size(layer) for layer in contextual.layers}
     generated = {layer: tf.Variable(rng.random(size, np.float32)) for layer, size in shape.items()}
     real = {layer: tf.constant(rng.random(size, np.float32)) for layer, size in shape.items()}
 

@@ -171,6 +171,29 @@ def positive_int(text):
     return value
 
 
+def _float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def non_negative_float(text):
+    """An argparse type: a number of at least 0."""
+    value = _float(text)
+    if not value >= 0:   # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    """An argparse type: a number above 0."""
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def parse_shard(text):
     try:
         index, count = (int(part) for part in text.split("/"))

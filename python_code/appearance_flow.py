@@ -47,7 +47,7 @@ def test(args):
 
 def main(argv=None):
     def flow_options(parser):
-        parser.add_argument("--smoothness-weight", type=float, default=SMOOTHNESS_WEIGHT,
+        parser.add_argument("--smoothness-weight", type=common.non_negative_float, default=SMOOTHNESS_WEIGHT,
                             help=f"weight of the offsets' total variation (default {SMOOTHNESS_WEIGHT:g})")
 
     args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate",

@@ -15,9 +15,9 @@ flow_warp: bilinear, zeros off the image). A zero field is the identity, so trai
 
 import tensorflow as tf
 
-from network_blocks import ConvStack, merge_first_axes, one_hot_labels, pool
+from network_blocks import ConvStack, pool
 from spatial_transformer import flow_warp
-from transform_network import transform_loss
+from transform_network import aligner_input, transform_loss, warp_training_batch
 
 STACKS = ((2, 64), (2, 128), (3, 256), (3, 256))
 POOLINGS = ("avg", "max", "max")   # between the stacks
@@ -37,16 +37,14 @@ class FlowNetwork(tf.Module):
     def offsets(self, proposals, masks, label):
         """Offsets [N,H,W,2] (dx, dy) in pixels of proposals [N,H,W,3] (0..1) with masks [N,H,W,1]
         and the label [1 or N,H,W,K+1] of their image(s)."""
-        shape = tf.shape(proposals)
-        x = tf.concat([proposals, masks, tf.broadcast_to(label, tf.concat([shape[:1], tf.shape(label)[1:]], 0))],
-                      axis=3)
-        x = tf.raw_ops.ResizeBilinear(images=x, size=shape[1:3] // self.input_scale, align_corners=True)
+        x = aligner_input(proposals, masks, label, self.input_scale)
         for stack, pooling in zip(self.stacks, POOLINGS + (None,)):
             x = stack(x)
             if pooling:
                 x = pool(x, pooling)
         coarse = tf.nn.conv2d(x, self.offset_weights, strides=1, padding="SAME") + self.offset_bias
-        return tf.raw_ops.ResizeBilinear(images=coarse * float(self.cell), size=shape[1:3], align_corners=True)
+        return tf.raw_ops.ResizeBilinear(images=coarse * float(self.cell), size=tf.shape(proposals)[1:3],
+                                         align_corners=True)
 
     def __call__(self, proposals, masks, label):
         """(warped proposals, offsets)."""
@@ -62,15 +60,11 @@ def total_variation(offsets):
 
 
 def batch_losses(network, batch, smoothness_weight):
-    """({"alignment", "smoothness", "total": [B]}, {}) of a training batch (transformation.read_sample,
-    stacked): the transformer's loss on the warped proposals, plus smoothness_weight x the total
-    variation of the offsets averaged over the image's proposals (the padding ones included, which
-    only pulls their unused fields towards zero)."""
-    proposals = tf.cast(batch["proposals"], tf.float32) / 255.0
-    masks = tf.cast(batch["masks"], tf.float32)[..., None]
-    label = one_hot_labels(batch["label_index"], network.class_count)
-    count = tf.shape(proposals)[1]
-    warped, offsets = network(merge_first_axes(proposals), merge_first_axes(masks), tf.repeat(label, count, axis=0))
-    alignment = transform_loss(tf.cast(batch["real_image"], tf.float32), tf.reshape(warped, tf.shape(proposals)), masks)
-    smoothness = smoothness_weight * tf.reduce_mean(tf.reshape(total_variation(offsets), [-1, count]), axis=1)
+    """({"alignment", "smoothness", "total": [B]}, {}) of a training batch (transform_network.
+    warp_training_batch): the transformer's loss on the warped proposals, plus smoothness_weight x
+    the total variation of the offsets averaged over the image's proposals (the padding ones
+    included, which only pulls their unused fields towards zero)."""
+    warped, offsets, masks, real_image = warp_training_batch(network, batch)
+    alignment = transform_loss(real_image, warped, masks)
+    smoothness = smoothness_weight * tf.reduce_mean(tf.reshape(total_variation(offsets), tf.shape(masks)[:2]), axis=1)
     return {"alignment": alignment, "smoothness": smoothness, "total": alignment + smoothness}, {}

@@ -220,20 +220,6 @@ def test(config, args):
                          description=f"synthesis {config.name} test")
 
 
-def non_negative_float(text):
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
 def vgg_layer_list(text):
     layers = tuple(layer.strip() for layer in text.split(",") if layer.strip())
     try:
@@ -253,13 +239,13 @@ def main(config, training_phase, doc, argv=None):
                                  "the layout alone (CRN's setting, not CRN's architecture), in "
                                  "trainedmodels/synthesis_parametric/ and result/synthesis_parametric/")
         contextual = config.contextual
-        parser.add_argument("--contextual-weight", type=non_negative_float, default=contextual.weight,
+        parser.add_argument("--contextual-weight", type=common.non_negative_float, default=contextual.weight,
                             help="weight of the contextual loss (Mechrez et al. 2018) added to the CRN loss; 0 = off, "
                                  f"the original's loss (default {contextual.weight:g})")
         parser.add_argument("--contextual-layers", type=vgg_layer_list, default=contextual.layers,
                             help="comma-separated VGG layers it compares, of " + ",".join(LOSS_LAYERS)
                                  + f" (default {','.join(contextual.layers)})")
-        parser.add_argument("--contextual-bandwidth", type=positive_float, default=contextual.bandwidth,
+        parser.add_argument("--contextual-bandwidth", type=common.positive_float, default=contextual.bandwidth,
                             help=f"its bandwidth h (default {contextual.bandwidth:g})")
         parser.add_argument("--contextual-max-positions", type=common.positive_int, default=contextual.max_positions,
                             help="feature maps are average-pooled by 2 until they have at most this many positions "

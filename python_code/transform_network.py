@@ -15,6 +15,15 @@ from network_blocks import PooledTrunk, merge_first_axes, one_hot_labels
 from spatial_transformer import IDENTITY, affine_warp
 
 
+def aligner_input(proposals, masks, label, input_scale):
+    """What an aligner (this network, flow_network's) sees of proposals [N,H,W,3] (0..1) with masks
+    [N,H,W,1] and the label [1 or N,H,W,K+1] of their image(s): the K + 5 channels side by side,
+    resized (bilinear, corners aligned) to 1/input_scale."""
+    count = tf.shape(proposals)[:1]
+    x = tf.concat([proposals, masks, tf.broadcast_to(label, tf.concat([count, tf.shape(label)[1:]], 0))], axis=3)
+    return tf.raw_ops.ResizeBilinear(images=x, size=tf.shape(x)[1:3] // input_scale, align_corners=True)
+
+
 class TransformNetwork(tf.Module):
     def __init__(self, input_scale=2, outside="zeros", class_count=19):
         super().__init__(name="transform_network")
@@ -28,12 +37,7 @@ class TransformNetwork(tf.Module):
     def parameters(self, proposals, masks, label):
         """Warp parameters [N, 6] of proposals [N,H,W,3] (0..1) with masks [N,H,W,1] and the label
         [1 or N,H,W,K+1] of their image(s)."""
-        shape = tf.shape(label)
-        x = tf.concat([proposals, masks, tf.broadcast_to(label, tf.concat([tf.shape(proposals)[:1], shape[1:]], 0))],
-                      axis=3)
-        size = tf.shape(x)[1:3] // self.input_scale
-        x = tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True)
-        features = tf.reduce_mean(self.trunk(x), axis=[1, 2])
+        features = tf.reduce_mean(self.trunk(aligner_input(proposals, masks, label, self.input_scale)), axis=[1, 2])
         return tf.matmul(features, self.affine_weights) + self.affine_bias
 
     def __call__(self, proposals, masks, label, round_parameters=False):
@@ -56,15 +60,19 @@ def transform_loss(real_image, warped, masks):
     return tf.reduce_sum(error * coverage, axis=[1, 2, 3]) / (tf.reduce_sum(coverage, axis=[1, 2, 3]) + 1.0)
 
 
-def batch_losses(network, batch):
-    """({"loss": [B]}, {}) of a training batch (transformation.read_sample, stacked), all uint8:
-    proposals [B,P,H,W,3], masks [B,P,H,W] (0/1), label_index [B,H,W], real_image [B,H,W,3]."""
+def warp_training_batch(network, batch):
+    """(warped proposals [B,P,H,W,3], the aligner's other output for the B*P proposals, their masks
+    [B,P,H,W,1], real images [B,H,W,3]) of a training batch (transformation.read_sample, stacked),
+    all uint8: proposals [B,P,H,W,3], masks [B,P,H,W] (0/1), label_index [B,H,W], real_image [B,H,W,3]."""
     proposals = tf.cast(batch["proposals"], tf.float32) / 255.0
     masks = tf.cast(batch["masks"], tf.float32)[..., None]
     label = one_hot_labels(batch["label_index"], network.class_count)
-    count = tf.shape(proposals)[1]
+    warped, other = network(merge_first_axes(proposals), merge_first_axes(masks),
+                            tf.repeat(label, tf.shape(proposals)[1], axis=0))
+    return tf.reshape(warped, tf.shape(proposals)), other, masks, tf.cast(batch["real_image"], tf.float32)
 
-    warped, _ = network(merge_first_axes(proposals), merge_first_axes(masks),
-                        tf.repeat(label, count, axis=0))
-    real_image = tf.cast(batch["real_image"], tf.float32)
-    return {"loss": transform_loss(real_image, tf.reshape(warped, tf.shape(proposals)), masks)}, {}
+
+def batch_losses(network, batch):
+    """({"loss": [B]}, {}) of a training batch (warp_training_batch)."""
+    warped, _, masks, real_image = warp_training_batch(network, batch)
+    return {"loss": transform_loss(real_image, warped, masks)}, {}

@@ -194,7 +194,10 @@ def test_training_resumes_where_it_stopped_and_the_test_phase_writes_results(flo
     assert not (interrupted / transformation.RESULT_FOLDER).exists()   # the transformer's results are its own
 
 
-def test_a_missing_checkpoint_is_one_clear_error(tmp_path):
+def test_a_missing_checkpoint_or_a_negative_weight_is_one_clear_error(tmp_path, capsys):
     # common.run_cli makes a DataError one line and a non-zero exit (the other scripts' tests run it)
     with pytest.raises(common.DataError, match="appearance_flow: no checkpoint found; train the network first"):
         appearance_flow.main(["--test", "--root", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        appearance_flow.main(["--train", "--root", str(tmp_path), "--smoothness-weight", "-0.5"])
+    assert "--smoothness-weight: expected a number >= 0, got '-0.5'" in capsys.readouterr().err

@@ -366,6 +366,9 @@ def test_the_contextual_option_is_recorded_and_a_resume_cannot_change_it(synthes
     with pytest.raises(SystemExit):
         synthesis_256_512.main([*options, "--contextual-layers", "conv3_3"])
     assert "contextual layers must be some of conv1_2," in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        synthesis_256_512.main([*options, "--contextual-weight", "-1"])
+    assert "--contextual-weight: expected a number >= 0, got '-1'" in capsys.readouterr().err
     # a model folder trained before the option counts as trained without it
     (folder / training.TRAINING_OPTIONS_RECORD).unlink()
     with pytest.raises(common.DataError, match="--contextual-weight 0.0, this run asks for 2.0"):
