@@ -11,7 +11,7 @@ data_prep/train_generate_synthesis.py --level 512), in one process:
       device (batch 1).
 Then the level-4 ("1024", Cityscapes 1024x2048) reading cost: one sample's files at that size
 (the root's first sample scaled up) read by the same functions, and the reading cores a GPU needs
-at the rate the same network trains on an H100 (17 samples/s at batch 8, bfloat16; see the README).
+at the rate the same network trains on an H100 (17 samples/s at batch 8, bfloat16; see docs/training_at_scale.md).
 Every figure here is a CPU figure. Last line:
 `pipeline_speedup=<x> loader_samples_per_s=<y> jit_speedup=<z>`.
 """

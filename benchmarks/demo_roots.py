@@ -1,11 +1,24 @@
 """Demo roots for the benchmarks that train networks themselves: one built by run_demo.sh up to
 the canvases, and variant roots inside it that share its data and keep their own models."""
 
+import argparse
 import os
 import subprocess
 from pathlib import Path
 
+import sims_common as common   # the benchmarks import training first, which puts data_prep on the path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def benchmark_parser(doc, demo_seed):
+    """The command line every benchmark with a demo root of its own starts with: --root and
+    --demo-seed (default demo_seed)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    common.add_root_argument(parser)
+    parser.add_argument("--demo-seed", type=int, default=demo_seed,
+                        help=f"seed of the benchmark's demo data (default {demo_seed})")
+    return parser
 
 
 def prepare_demo_root(root, demo_seed, preset):

@@ -16,7 +16,6 @@ and appearance flow (appearance_flow.py), on the demo test set at level 512.
 Last line: `flow_mask_iou=<x> affine_mask_iou=<y> none_mask_iou=<z>`.
 """
 
-import argparse
 import logging
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import canvas as canvas_ops  # noqa: E402
 import evaluate  # noqa: E402
 import sims_common as common  # noqa: E402
 import test_generate_canvas  # noqa: E402
-from demo_roots import prepare_demo_root, variant_root  # noqa: E402
+from demo_roots import benchmark_parser, prepare_demo_root, variant_root  # noqa: E402
 
 LOG = logging.getLogger("sims")
 LEVEL_NAME = "512"   # the aligners work at level 2
@@ -72,9 +71,7 @@ def aligner_scores(root, aligner, lpips):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
-    parser.add_argument("--demo-seed", type=int, default=2016, help="seed of the benchmark's demo data")
+    parser = benchmark_parser(__doc__, demo_seed=2016)
     parser.add_argument("--steps", type=common.positive_int, default=1000, help="training steps of each aligner")
     parser.add_argument("--learning-rate", type=float,
                         help="one rate for both (default: each script's, 1e-5 affine as the original, 1e-4 flow)")

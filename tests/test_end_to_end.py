@@ -81,13 +81,18 @@ def _check_final_images_and_table(root, result, level):
              if line.startswith(("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone"))]
     assert len(table) == 3
     for line in table:
-        psnr, ssim, lpips = map(float, line.split()[-3:])
-        assert 0 < psnr < 100 and -1 <= ssim <= 1 and 0 <= lpips < 2
+        psnr, ssim, lpips, canvas_error = map(float, line.split()[-4:])
+        assert 0 < psnr < 100 and -1 <= ssim <= 1 and 0 <= lpips < 2 and 0 <= canvas_error <= 255
+    assert float(table[-1].split()[-1]) == 0   # the canvas alone keeps its canvas exactly
+    assert "ground truth's |x - canvas|" in result.stdout
 
 
 def test_the_final_images_and_the_evaluation(demo_run):
     root, result = demo_run
     assert "preset quick" in result.stderr and "evaluate.py --level 256" in result.stderr
+    if os.cpu_count() > 1:   # the parametric baseline trained alongside SIMS, into its own log
+        assert "trains alongside SIMS" in result.stderr
+        assert "synthesis 256 test" in (root / "result" / "parametric_baseline.log").read_text()
     _check_final_images_and_table(root, result, 1)
 
 

@@ -1,4 +1,4 @@
-"""The evaluation's LPIPS: zero for identical images, growing with the distortion."""
+"""The evaluation's LPIPS (zero for identical images, growing with the distortion) and its\n|x - canvas| (the canvas' content only: neither the black gaps nor the white elision marks)."""
 
 import numpy as np
 
@@ -16,3 +16,37 @@ def test_lpips_is_zero_for_identical_images_and_grows_with_noise():
     assert 0 < lpips(image, slightly) < lpips(image, heavily)
     psnr, ssim, _ = evaluate.scores([slightly], [image], lpips)
     assert 25 < psnr < 40 and 0 < ssim < 1
+
+
+def test_canvas_error_counts_only_the_canvas_content():
+    canvas = np.zeros((4, 6, 3), np.uint8)
+    canvas[:, :3] = (10, 20, 30)       # pasted content
+    canvas[0, 0] = 255                 # an elision mark: painted over, not kept
+    canvas[1, 4] = (0, 0, 5)           # content in a dark colour still counts
+    image = np.full((4, 6, 3), 200, np.uint8)
+    image[:, :3] = (13, 26, 39)        # content kept with an error of 3, 6, 9 (mean 6)
+    image[1, 4] = (0, 0, 8)            # error 1 there
+    content = evaluate.canvas_content(canvas)
+    assert content.sum() == 11 + 1 and not content[0, 0] and content[1, 4]
+    assert np.isclose(evaluate.canvas_error([image], [canvas]), (11 * 6 + 1) / 12)
+    assert evaluate.canvas_error([canvas], [canvas]) == 0
+    # an image whose canvas is empty is left out of the mean, and none at all gives nan
+    empty = np.zeros_like(canvas)
+    assert np.isclose(evaluate.canvas_error([image, image], [canvas, empty]), (11 * 6 + 1) / 12)
+    assert np.isnan(evaluate.canvas_error([image], [empty]))
+
+
+def test_canvas_error_with_a_margin_counts_only_pixels_that_far_inside_the_content():
+    canvas = np.zeros((7, 9, 3), np.uint8)
+    canvas[:, :6] = 100            # content: columns 0-5, a gap to the right of it
+    canvas[3, 2] = 255             # an elision mark inside
+    image = canvas.copy()
+    image[:, 5] = 160              # the content's column next to the gap is off by 60
+    # margin 1: all 41 content pixels, the 7 next to the gap wrong
+    assert np.isclose(evaluate.canvas_error([image], [canvas]), 7 * 60 / 41)
+    inner = evaluate.canvas_content(canvas, margin=2)
+    # two or more steps from the gap and the mark; the image's border is not an edge
+    assert not inner[:, 5:].any() and not inner[3, 2] and not inner[2, 2] and not inner[3, 1]
+    assert inner[0, 0] and inner[3, 0] and inner[6, 4]
+    assert evaluate.canvas_error([image], [canvas], margin=2) == 0
+    assert inner.sum() == 7 * 5 - 5

@@ -1,0 +1,128 @@
+"""The demo on several demo seeds: each seed's evaluation table, then the mean and spread of every
+figure over the seeds, and whether SIMS meets the demo's goal on each.
+
+1. For each seed S, run_demo.sh --seed S (the preset given, quick by default) on ROOT/seed_S; a
+   root it finished is reused (run_demo.sh skips what is done), so the script can be stopped and
+   run again.
+2. python_code/evaluate.py's scores of each root: PSNR, SSIM, LPIPS and |x - canvas| (the mean
+   absolute difference from the test canvas on its content) of SIMS, the parametric baseline and
+   the canvas alone, and the ground truth's |x - canvas|.
+   Also |x - canvas| of SIMS and the baseline on the content at least INNER_MARGIN pixels from its
+   edges (gaps and elision marks), where no blending with what the network paints is expected.
+3. Per seed, the goal: SIMS's LPIPS below both the parametric baseline's and the canvas alone's, and
+   its |x - canvas| at most a third of the parametric baseline's.
+Seeds run one after another (--parallel N runs N at once: the figures are the same, since every
+step is seeded, but the minutes then say nothing). The processor is printed with the table:
+TensorFlow's CPU kernels differ between processors, and so do the figures.
+Last line: `seeds_won=<k>/<n> sims_lpips_mean=<x> sims_lpips_sd=<y> canvas_error_ratio_max=<z>`
+(the ratio being SIMS's |x - canvas| over the parametric baseline's).
+"""
+
+import argparse
+import concurrent.futures
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "python_code"))
+
+import training  # noqa: E402,F401  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import numpy as np  # noqa: E402
+
+import evaluate  # noqa: E402
+import sims_common as common  # noqa: E402
+
+LOG = logging.getLogger("sims")
+METHODS = ("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone")
+FIGURES = ("PSNR", "SSIM", "LPIPS", "|x - canvas|")
+EVALUATED_LEVEL = {"quick": "256", "long": "512"}
+INNER_MARGIN = 3
+
+
+def processor():
+    """The processor's model name and whether it has AVX-512 (Linux; the platform's name elsewhere)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                 platform.machine())
+    return f"{model}, {os.cpu_count()} cores, {'with' if ' avx512f' in info else 'without'} AVX-512"
+
+
+def run_seed(root, seed, preset):
+    """run_demo.sh on ROOT/seed_S; returns the seconds it took."""
+    seed_root = root / f"seed_{seed}"
+    environment = {**os.environ, "SIMS_DEMO_ROOT": str(seed_root), "SIMS_DEMO_PRESET": preset}
+    started = time.perf_counter()
+    with open(root / f"seed_{seed}.log", "w") as log:
+        subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(seed)], env=environment, check=True,
+                       stdout=log, stderr=subprocess.STDOUT)
+    return time.perf_counter() - started
+
+
+def seed_scores(seed_root, level_name, lpips):
+    """({method: (PSNR, SSIM, LPIPS, |x - canvas|)}, ground truth's |x - canvas|, {method: |x - canvas|
+    at least INNER_MARGIN pixels inside the content}) of a finished root."""
+    table = {row: figures for row, _, *figures in evaluate.method_scores(seed_root, level_name, lpips)}
+    missing = [method for method in METHODS if method not in table]
+    if missing:
+        raise common.DataError(f"{seed_root}: no {', '.join(missing)} results; run_demo.sh did not finish there")
+    rows = evaluate.read_rows(seed_root, level_name)
+    names = sorted(rows["canvas alone"])
+    inner = {method: evaluate.canvas_error([rows[method][name] for name in names],
+                                           [rows["canvas alone"][name] for name in names], INNER_MARGIN)
+             for method in METHODS[:2]}
+    return table, evaluate.truth_canvas_error(seed_root, level_name), inner
+
+
+def goal(table):
+    """(SIMS wins on LPIPS against both, SIMS's |x - canvas| over the parametric baseline's)."""
+    sims, parametric, canvas = (table[method] for method in METHODS)
+    return sims[2] < parametric[2] and sims[2] < canvas[2], sims[3] / parametric[3]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common.add_root_argument(parser)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5], help="demo seeds (default 0-5)")
+    parser.add_argument("--preset", choices=sorted(EVALUATED_LEVEL), default="quick", help="run_demo.sh's preset")
+    parser.add_argument("--parallel", type=common.positive_int, default=1, help="seeds run at once (default 1)")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
+        seconds = dict(zip(args.seeds, pool.map(lambda seed: run_seed(root, seed, args.preset), args.seeds)))
+    level_name, lpips = EVALUATED_LEVEL[args.preset], evaluate.Lpips()
+    results = {seed: seed_scores(root / f"seed_{seed}", level_name, lpips) for seed in args.seeds}
+
+    print(f"preset {args.preset}, evaluated at level {level_name}; processor: {processor()}; "
+          f"{args.parallel} seed(s) at a time")
+    print(f"{'seed':>4}  {'method':<26} " + " ".join(f"{figure:>12}" for figure in FIGURES))
+    for seed, (table, truth_error, inner) in results.items():
+        for method in METHODS:
+            print(f"{seed:>4}  {method:<26} " + " ".join(f"{value:>12.3f}" for value in table[method]))
+        wins, ratio = goal(table)
+        print(f"{seed:>4}  ground truth |x - canvas| {truth_error:.1f}; {INNER_MARGIN}+ px inside the content: SIMS "
+              f"{inner[METHODS[0]]:.1f}, parametric {inner[METHODS[1]]:.1f}; SIMS LPIPS lowest: {'yes' if wins else 'no'}; "
+              f"|SIMS - canvas| / |parametric - canvas| = {ratio:.2f}; run_demo.sh {seconds[seed] / 60:.1f} min")
+    print(f"mean (standard deviation) over {len(results)} seeds:")
+    for method in METHODS:
+        values = np.array([table[method] for table, _, _ in results.values()])
+        spread = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(len(FIGURES))
+        print(f"      {method:<26} " + " ".join(f"{m:>6.3f} ({s:.3f})" for m, s in zip(values.mean(axis=0), spread)))
+    outcomes = [goal(table) for table, _, _ in results.values()]
+    won = sum(wins and ratio <= 1 / 3 for wins, ratio in outcomes)
+    sims_lpips = np.array([table[METHODS[0]][2] for table, _, _ in results.values()])
+    print(f"seeds_won={won}/{len(results)} sims_lpips_mean={sims_lpips.mean():.4f} "
+          f"sims_lpips_sd={sims_lpips.std(ddof=1) if len(sims_lpips) > 1 else 0:.4f} "
+          f"canvas_error_ratio_max={max(ratio for _, ratio in outcomes):.3f}")
+
+
+if __name__ == "__main__":
+    common.run_cli(main)
