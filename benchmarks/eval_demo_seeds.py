@@ -8,13 +8,14 @@ figure over the seeds, and whether SIMS meets the demo's goal on each.
    absolute difference from the test canvas on its content) of SIMS, the parametric baseline and
    the canvas alone, and the ground truth's |x - canvas|.
    Also |x - canvas| of SIMS and the baseline on the content at least INNER_MARGIN pixels from its
-   edges (gaps and elision marks), where no blending with what the network paints is expected.
+   edges (gaps and elision marks), where no blending with what the network paints is expected, and
+   per class of the canvas' label (the classes with at least 1 % of the content over the seeds).
 3. Per seed, the goal: SIMS's LPIPS below both the parametric baseline's and the canvas alone's, and
    its |x - canvas| at most a third of the parametric baseline's.
 Seeds run one after another (--parallel N runs N at once: the figures are the same, since every
-step is seeded, but the minutes then say nothing). The processor is printed with the table:
+step is seeded, but the minutes then say nothing); --no-run scores the roots as they are. The processor is printed with the table:
 TensorFlow's CPU kernels differ between processors, and so do the figures.
-Last line: `seeds_won=<k>/<n> sims_lpips_mean=<x> sims_lpips_sd=<y> canvas_error_ratio_max=<z>`
+Last line: `seeds_won=<k>/<n> lpips_seeds_won=<l>/<n> sims_lpips_mean=<x> sims_lpips_sd=<y> canvas_error_ratio_max=<z>`
 (the ratio being SIMS's |x - canvas| over the parametric baseline's).
 """
 
@@ -42,6 +43,7 @@ METHODS = ("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alo
 FIGURES = ("PSNR", "SSIM", "LPIPS", "|x - canvas|")
 EVALUATED_LEVEL = {"quick": "256", "long": "512"}
 INNER_MARGIN = 3
+CLASS_SHARE = 0.01
 
 
 def processor():
@@ -81,6 +83,24 @@ def seed_scores(seed_root, level_name, lpips):
     return table, evaluate.truth_canvas_error(seed_root, level_name), inner
 
 
+def class_errors(seed_root, level_name):
+    """{class name: (pixels, summed |SIMS - canvas|, summed |parametric - canvas|)} over the canvas'
+    content, by the class of the test canvas' revised label there."""
+    rows, classes = evaluate.read_rows(seed_root, level_name), common.load_classes(seed_root)
+    folder = seed_root / "testdata" / "synthesis" / f"transform_order_{level_name}"
+    sums = {}
+    for name, canvas in rows["canvas alone"].items():
+        index = common.label_to_index(common.load_mat(folder / f"{name}.mat", ["label"])["label"], classes)[0]
+        content = evaluate.canvas_content(canvas)
+        errors = [np.abs(rows[method][name].astype(np.float64) - canvas).mean(axis=2) for method in METHODS[:2]]
+        for class_id in np.unique(index[content]):
+            where = content & (index == class_id)
+            name_of = classes.names[class_id] if class_id < classes.count else "void"
+            pixels, sims, parametric = sums.get(name_of, (0, 0.0, 0.0))
+            sums[name_of] = (pixels + int(where.sum()), sims + errors[0][where].sum(), parametric + errors[1][where].sum())
+    return sums
+
+
 def goal(table):
     """(SIMS wins on LPIPS against both, SIMS's |x - canvas| over the parametric baseline's)."""
     sims, parametric, canvas = (table[method] for method in METHODS)
@@ -93,11 +113,15 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5], help="demo seeds (default 0-5)")
     parser.add_argument("--preset", choices=sorted(EVALUATED_LEVEL), default="quick", help="run_demo.sh's preset")
     parser.add_argument("--parallel", type=common.positive_int, default=1, help="seeds run at once (default 1)")
+    parser.add_argument("--no-run", action="store_true", help="score the seeds' roots as they are, without run_demo.sh")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
-        seconds = dict(zip(args.seeds, pool.map(lambda seed: run_seed(root, seed, args.preset), args.seeds)))
+    if args.no_run:
+        seconds = {seed: float("nan") for seed in args.seeds}
+    else:
+        with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
+            seconds = dict(zip(args.seeds, pool.map(lambda seed: run_seed(root, seed, args.preset), args.seeds)))
     level_name, lpips = EVALUATED_LEVEL[args.preset], evaluate.Lpips()
     results = {seed: seed_scores(root / f"seed_{seed}", level_name, lpips) for seed in args.seeds}
 
@@ -116,10 +140,22 @@ def main(argv=None):
         values = np.array([table[method] for table, _, _ in results.values()])
         spread = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(len(FIGURES))
         print(f"      {method:<26} " + " ".join(f"{m:>6.3f} ({s:.3f})" for m, s in zip(values.mean(axis=0), spread)))
+    by_class = {}
+    for seed in args.seeds:
+        for name, sums in class_errors(root / f"seed_{seed}", level_name).items():
+            by_class[name] = [total + part for total, part in zip(by_class.get(name, (0, 0.0, 0.0)), sums)]
+    content = sum(pixels for pixels, _, _ in by_class.values())
+    print(f"|x - canvas| by class over the seeds (classes with {CLASS_SHARE:.0%} of the content or more):")
+    for name, (pixels, sims, parametric) in sorted(by_class.items(), key=lambda item: -item[1][0]):
+        if pixels >= CLASS_SHARE * content:
+            print(f"      {name:<14} {pixels / content:>5.0%} of the content: SIMS {sims / pixels:5.1f}, "
+                  f"parametric {parametric / pixels:5.1f}")
     outcomes = [goal(table) for table, _, _ in results.values()]
     won = sum(wins and ratio <= 1 / 3 for wins, ratio in outcomes)
+    lpips_won = sum(wins for wins, _ in outcomes)
     sims_lpips = np.array([table[METHODS[0]][2] for table, _, _ in results.values()])
-    print(f"seeds_won={won}/{len(results)} sims_lpips_mean={sims_lpips.mean():.4f} "
+    print(f"seeds_won={won}/{len(results)} lpips_seeds_won={lpips_won}/{len(results)} "
+          f"sims_lpips_mean={sims_lpips.mean():.4f} "
           f"sims_lpips_sd={sims_lpips.std(ddof=1) if len(sims_lpips) > 1 else 0:.4f} "
           f"canvas_error_ratio_max={max(ratio for _, ratio in outcomes):.3f}")
 
