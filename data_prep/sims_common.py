@@ -357,11 +357,6 @@ def one_hot_labels(index, classes=CITYSCAPES):
     return np.concatenate([channels, void], axis=-1)
 
 
-def class_mask(index, class_id):
-    """Boolean mask of a 1-based class in an index map."""
-    return np.asarray(index) == class_id - 1
-
-
 # ---------------------------------------------------------------------------------------------
 # MATLAB-compatible image operations
 # ---------------------------------------------------------------------------------------------
