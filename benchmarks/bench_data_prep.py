@@ -30,10 +30,14 @@ import scipy.io
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
 
+import command_line  # noqa: E402
+import data_root  # noqa: E402
+import errors  # noqa: E402
+import file_io  # noqa: E402
+import folders  # noqa: E402
 import make_demo_dataset  # noqa: E402
 import search_segments  # noqa: E402
 import segment_index  # noqa: E402
-import sims_common as common  # noqa: E402
 import test_connect_component_mask  # noqa: E402
 import test_generate_canvas  # noqa: E402
 import test_generate_order  # noqa: E402
@@ -44,21 +48,28 @@ import train_generate_synthesis  # noqa: E402
 import train_generate_transform  # noqa: E402
 
 LOG = logging.getLogger("sims")
+
+
+def parent(folder):   # the step's whole output, all levels and previews
+    return str(Path(folder).parent)
+
+
 # (module, extra arguments, images it runs over, its output folder), in pipeline order
 STEPS = [
-    (train_connect_component_mask, [], "train", "traindata/original_segment"),
-    (test_connect_component_mask, [], "test", "testdata/original_mask"),
+    (train_connect_component_mask, [], "train", folders.MEMORY_BANK),
+    (test_connect_component_mask, [], "test", folders.QUERY_SEGMENTS),
     (search_segments, [], "test", search_segments.OUTPUT_FOLDER),
-    (train_generate_order, [], "train", "traindata/order"),
-    (test_generate_transform, ["--level", "512"], "test", "testdata/transform"),
-    (train_generate_transform, [], "train", "traindata/transform"),
-    (test_generate_order, [], "test", "testdata/order"),
-    (train_generate_synthesis, ["--level", "512"], "train", "traindata/synthesis"),
-    (test_generate_canvas, ["--level", "512"], "test", "testdata/synthesis"),
+    (train_generate_order, [], "train", folders.ORDER_TRAINING),
+    (test_generate_transform, ["--level", "512"], "test", parent(folders.transform_inputs("512"))),
+    (train_generate_transform, [], "train", parent(folders.TRANSFORM_TRAINING)),
+    (test_generate_order, [], "test", folders.ORDER_INPUTS),
+    (train_generate_synthesis, ["--level", "512"], "train", parent(folders.synthesis_training("512"))),
+    (test_generate_canvas, ["--level", "512"], "test", parent(folders.canvases("512"))),
 ]
 
+
 class FileTimer:
-    """Seconds the step spends in sims_common.save_mat, waiting for its background writes, and in
+    """Seconds the step spends in file_io.save_mat, waiting for its background writes, and in
     load_mat, while it is installed."""
 
     def __init__(self):
@@ -76,23 +87,23 @@ class FileTimer:
     @contextlib.contextmanager
     def installed(self, writer=None):
         names = ("save_mat", "wait_for_background_writes", "load_mat")
-        originals = {name: getattr(common, name) for name in names}
+        originals = {name: getattr(file_io, name) for name in names}
         replacements = {"save_mat": (writer or originals["save_mat"], "write"),
                         "wait_for_background_writes": (originals["wait_for_background_writes"], "write"),
                         "load_mat": (originals["load_mat"], "read")}
         for name, (function, account) in replacements.items():
-            setattr(common, name, self.timed(function, account))
+            setattr(file_io, name, self.timed(function, account))
         try:
             yield self
         finally:
             for name, function in originals.items():
-                setattr(common, name, function)
+                setattr(file_io, name, function)
 
 
 def old_save_mat(path, variables, background=False):
     """The writer before mat_v5.py: C-ordered arrays (as the steps built them) through savemat at
     zlib's default level, always at once (run_step makes the C-ordered copies, uncounted)."""
-    with common.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+    with file_io.atomic_path(path) as temporary, open(temporary, "wb") as handle:
         scipy.io.savemat(handle, variables, do_compression=True, oned_as="column")
 
 
@@ -139,16 +150,16 @@ def folder_megabytes(folder):
 def run(root):
     present = [folder for *_, folder in STEPS if (root / folder).exists()]
     if present:
-        raise common.DataError(f"{root / present[0]}: already there; give a root with prepared inputs "
+        raise errors.DataError(f"{root / present[0]}: already there; give a root with prepared inputs "
                                "and no step outputs (fresh from make_demo_dataset.py or prepare_cityscapes.py)")
-    counts = {"train": len(common.list_image_ids(root / "traindata" / "label_refine")),
-              "test": len(common.list_image_ids(root / "testdata" / "label_refine"))}
+    counts = {"train": len(data_root.list_image_ids(root / folders.TRAIN_LABELS)),
+              "test": len(data_root.list_image_ids(root / folders.TEST_LABELS))}
     rows, search = [], {}  # rows: (name, s/image, CPU s/image, write share, read share, MB written)
     for module, arguments, images, output_folder in STEPS:
         name = module.__name__
         if module is search_segments:
             start = time.perf_counter()
-            segment_index.prepare_index(root, common.load_sizes(root))
+            segment_index.prepare_index(root, data_root.load_sizes(root))
             LOG.info("segment index built in %.1f s (not counted in the search step)", time.perf_counter() - start)
             seconds, write, read, cpu = search["old"] = run_step(root, module, arguments, writer=old_save_mat)
             old_folder = root / (output_folder + "_old_writer")
@@ -164,7 +175,7 @@ def run(root):
                      folder_megabytes(root / output_folder)))
 
     print(f"\nroot {root}: {counts['train']} training, {counts['test']} test images, "
-          f"base height {common.load_sizes(root).shape(1)[0]}, one worker")
+          f"base height {data_root.load_sizes(root).shape(1)[0]}, one worker")
     print(f"{'step':36s} {'s/image':>8s} {'CPU s/image':>12s} {'write':>6s} {'read':>6s} {'MB out':>8s}")
     for name, per_image, cpu_per_image, write_share, read_share, megabytes in rows:
         print(f"{name:36s} {per_image:8.3f} {cpu_per_image:12.3f} {write_share:6.0%} {read_share:6.0%} {megabytes:8.1f}")
@@ -195,4 +206,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
 
+import command_line  # noqa: E402
 import make_demo_dataset  # noqa: E402
-import sims_common  # noqa: E402
 
 
 def images_per_second(images, base_height, workers):
@@ -30,7 +30,7 @@ def main(argv=None):
     parser.add_argument("--base-height", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    sims_common.setup_logging()
+    command_line.setup_logging()
 
     serial = images_per_second(args.images, args.base_height, 1)
     parallel = images_per_second(args.images, args.base_height, args.workers)

@@ -17,14 +17,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python_code"))
 
-import training  # noqa: E402,F401  (first: quiets TensorFlow, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import training  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import command_line  # noqa: E402
 import order_network  # noqa: E402
 import synthesis  # noqa: E402
 import transform_network  # noqa: E402
-import sims_common as common  # noqa: E402
 from network_blocks import one_hot_labels  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
 from vgg_features import load_vgg  # noqa: E402
@@ -75,13 +76,13 @@ def cases(shape, vgg):
     pixels = tf.cast(images * 255, tf.uint8)
     weight = tf.ones([1])
 
-    transform = transform_network.TransformNetwork(input_scale=2)
+    transform = transform_network.TransformNetwork(19, input_scale=2)
     yield ("transformation", lambda p, m, l: transform(p, m, l)[0],
            one_device_step(transform, tf.keras.optimizers.Adam(1e-5), transform_network.batch_losses),
            (images, masks, label), {"proposals": pixels[None], "masks": tf.cast(masks[None, ..., 0], tf.uint8),
                                     "label_index": index, "real_image": pixels[:1], "weight": weight})
 
-    ordering = order_network.OrderNetwork()
+    ordering = order_network.OrderNetwork(19)
     yield ("order", ordering, one_device_step(ordering, tf.keras.optimizers.Adam(1e-5), order_network.batch_losses),
            (images, images), {"pair_masks": pixels[None], "label": pixels[:1], "weight": weight,
                               "front": tf.constant(rng.integers(1, 20, (1, 10)), tf.int32),
@@ -89,7 +90,7 @@ def cases(shape, vgg):
                               "dropout_keep": tf.ones([1, 10, order_network.HIDDEN_UNITS])})
 
     for level in (1, 2):
-        network = SynthesisNetwork(level)
+        network = SynthesisNetwork(level, 19)
         step = one_device_step(network, tf.keras.optimizers.Adam(1e-4),
                                lambda net, batch: synthesis.batch_losses(net, vgg, synthesis.VGG16_TERM_SCALE, batch))
         yield (f"synthesis_{synthesis.LEVEL_NAMES[level]}", network, step, (label, images[:1], masks[:1]),
@@ -101,7 +102,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    common.setup_logging()
+    command_line.setup_logging()
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # the v1 profiler's deprecation notices
     matmul = matmul_flops_per_second(args.repeats)
     print(f"matmul_gflops={matmul / 1e9:.1f}")

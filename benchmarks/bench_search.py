@@ -19,10 +19,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
 
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import data_root  # noqa: E402
+import folders  # noqa: E402
 import make_demo_dataset  # noqa: E402
 import segment_index  # noqa: E402
 import segments  # noqa: E402
-import sims_common as common  # noqa: E402
 import test_connect_component_mask  # noqa: E402
 import train_connect_component_mask  # noqa: E402
 
@@ -33,7 +36,7 @@ def naive_top_k(root, class_id, query, train_ids, shape, k=TOPK):
     """The original's loop: per query, load each training file and score every segment."""
     best = []  # (-iou, image, segment)
     for position, train_id in enumerate(train_ids, start=1):
-        path = segments.segment_file(root / "traindata" / "original_segment", class_id, train_id)
+        path = segments.segment_file(root / folders.MEMORY_BANK, class_id, train_id)
         (masks,) = segments.read_segment_masks(path, shape, names=("library_mask",))
         for slot in range(masks.shape[2]):
             mask = masks[:, :, slot] > 0
@@ -46,9 +49,9 @@ def naive_top_k(root, class_id, query, train_ids, shape, k=TOPK):
 
 def all_queries(root, sizes):
     queries = []
-    for test_id in common.list_image_ids(root / "testdata" / "label_refine"):
-        for class_id in range(1, common.load_classes(root).count + 1):
-            path = segments.segment_file(root / "testdata" / "original_mask", class_id, test_id)
+    for test_id in data_root.list_image_ids(root / folders.TEST_LABELS):
+        for class_id in range(1, class_table.load_classes(root).count + 1):
+            path = segments.segment_file(root / folders.QUERY_SEGMENTS, class_id, test_id)
             (masks,) = segments.read_segment_masks(path, sizes.shape(1), names=("library_mask",))
             queries += [(class_id, masks[:, :, j] > 0) for j in range(masks.shape[2])
                         if masks[:, :, j].sum() > sizes.area_threshold]
@@ -60,18 +63,18 @@ def folder_bytes(folder):
 
 
 def run(root, naive_limit):
-    sizes = common.load_sizes(root)
-    if not (root / "traindata" / "original_segment").exists():
+    sizes = data_root.load_sizes(root)
+    if not (root / folders.MEMORY_BANK).exists():
         train_connect_component_mask.main(["--root", str(root), "--workers", "2"])
-    if not (root / "testdata" / "original_mask").exists():
+    if not (root / folders.QUERY_SEGMENTS).exists():
         test_connect_component_mask.main(["--root", str(root)])
-    train_ids = common.list_image_ids(root / "traindata" / "RGB256Full")
+    train_ids = data_root.list_image_ids(root / folders.train_images("256"))
 
     start = time.perf_counter()
     folder = segment_index.prepare_index(root, sizes)
     build_seconds = time.perf_counter() - start
     index = segment_index.SegmentIndex(folder, sizes)
-    classes = [index.of_class(c) for c in range(1, common.load_classes(root).count + 1)]
+    classes = [index.of_class(c) for c in range(1, class_table.load_classes(root).count + 1)]
     train_segments = sum(len(c) for c in classes)
     mapped = sum(c.masks.nbytes + c.poles.nbytes for c in classes)
     metadata = sum(c.area.nbytes + c.box.nbytes + c.image.nbytes + c.image_id.nbytes + c.segment.nbytes
@@ -107,7 +110,7 @@ def main(argv=None):
     parser.add_argument("--naive-queries", type=int, default=0,
                         help="run the slow loop on the first N queries only (default: all)")
     args = parser.parse_args(argv)
-    common.setup_logging(logging.WARNING)
+    command_line.setup_logging(logging.WARNING)
     if args.root:
         run(args.root.resolve(), args.naive_queries)
         return

@@ -27,13 +27,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python_code"))
 
-import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import training  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import data_root  # noqa: E402
 import distribution  # noqa: E402
+import file_io  # noqa: E402
 import input_pipeline  # noqa: E402
-import sims_common as common  # noqa: E402
+import labels  # noqa: E402
+import matlab_image_ops  # noqa: E402
 import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
@@ -85,17 +91,17 @@ def level4_reader(read_sample, args, folder):
     and decodes per sample at level 4, returned as the loader returns it."""
     sample = read_sample(0)
     full = (1024, 2048)
-    label = common.index_to_label(common.resize_nearest(sample["label_index"], full), args.classes)
-    common.save_mat(folder / "canvas.mat", {"proposal": common.resize_nearest(sample["canvas"], full)})
+    label = labels.index_to_label(matlab_image_ops.resize_nearest(sample["label_index"], full), args.classes)
+    file_io.save_mat(folder / "canvas.mat", {"proposal": matlab_image_ops.resize_nearest(sample["canvas"], full)})
     for name, array in (("revised.png", label), ("clean.png", label),
-                        ("image.png", common.resize_nearest(sample["real_image"], full))):
-        common.write_image(folder / name, array)
+                        ("image.png", matlab_image_ops.resize_nearest(sample["real_image"], full))):
+        file_io.write_image(folder / name, array)
 
     def read(index):
-        return {"canvas": common.load_mat(folder / "canvas.mat", ["proposal"])["proposal"],
-                "label_index": common.read_label(folder / "revised.png", classes=args.classes),
-                "clean_index": common.read_label(folder / "clean.png", classes=args.classes),
-                "real_image": common.read_image(folder / "image.png")}
+        return {"canvas": file_io.load_mat(folder / "canvas.mat", ["proposal"])["proposal"],
+                "label_index": labels.read_label(folder / "revised.png", classes=args.classes),
+                "clean_index": labels.read_label(folder / "clean.png", classes=args.classes),
+                "real_image": file_io.read_image(folder / "image.png")}
 
     return read
 
@@ -108,10 +114,10 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=24, help="samples per loader measurement (default 24)")
     parser.add_argument("--batch-size", type=int, default=1, help="batch of (b) and (c) (default 1)")
     options = parser.parse_args(argv)
-    common.setup_logging()
+    command_line.setup_logging()
     distribution.split_cpu(2)
     root = options.root.resolve()
-    args = argparse.Namespace(root=root, seed=0, sizes=common.load_sizes(root), classes=common.load_classes(root),
+    args = argparse.Namespace(root=root, seed=0, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root),
                               batch_size=options.batch_size)
     config = dataclasses.replace(synthesis_512_1024.CONFIG, sets=1)
     read_sample, _ = synthesis.sample_reader(config, args)

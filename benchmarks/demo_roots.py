@@ -6,7 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import sims_common as common   # the benchmarks import training first, which puts data_prep on the path
+import command_line   # the benchmarks import script_setup first, which puts data_prep on the path
+import folders
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,7 +16,7 @@ def benchmark_parser(doc, demo_seed):
     """The command line every benchmark with a demo root of its own starts with: --root and
     --demo-seed (default demo_seed)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    common.add_root_argument(parser)
+    command_line.add_root_argument(parser)
     parser.add_argument("--demo-seed", type=int, default=demo_seed,
                         help=f"seed of the benchmark's demo data (default {demo_seed})")
     return parser
@@ -29,7 +30,7 @@ def prepare_demo_root(root, demo_seed, preset):
     subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(demo_seed)], env=environment, check=True)
 
 
-def variant_root(root, folder, own=("trainedmodels", "result"), linked=("trainedmodels/imagenet-vgg-verydeep-19.mat",)):
+def variant_root(root, folder, own=("trainedmodels", "result"), linked=(folders.VGG19_FILE,)):
     """ROOT/FOLDER: ROOT's entries through symbolic links, except `own` (made empty here), into which
     the `linked` paths of ROOT that exist are linked again."""
     variant = root / folder

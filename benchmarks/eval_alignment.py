@@ -24,12 +24,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "python_code"))
 
-import training  # noqa: E402,F401  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import numpy as np  # noqa: E402
 
 import canvas as canvas_ops  # noqa: E402
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import data_root  # noqa: E402
 import evaluate  # noqa: E402
-import sims_common as common  # noqa: E402
+import file_io  # noqa: E402
+import folders  # noqa: E402
 import test_generate_canvas  # noqa: E402
 from demo_roots import benchmark_parser, prepare_demo_root, variant_root  # noqa: E402
 
@@ -51,13 +55,13 @@ def train_and_test_aligners(variant, steps, learning_rate, seed):
 
 def aligner_scores(root, aligner, lpips):
     """(mean mask IoU, mean L1 inside the query masks, share kept, mean canvas LPIPS, segments) of an aligner."""
-    sizes, classes = common.load_sizes(root), common.load_classes(root)
-    shape = sizes.shape(common.LEVELS[LEVEL_NAME])
-    train_ids = common.list_image_ids(root / test_generate_canvas.TRAIN_IMAGE_LIST)
+    sizes, classes = data_root.load_sizes(root), class_table.load_classes(root)
+    shape = sizes.shape(data_root.LEVELS[LEVEL_NAME])
+    train_ids = data_root.list_image_ids(root / test_generate_canvas.TRAIN_IMAGE_LIST)
     ious, errors, kept, perceptual = [], [], [], []
-    for image_id in common.list_image_ids(root / test_generate_canvas.LAYOUT_FOLDER):
-        name = common.image_name(image_id)
-        truth = common.read_image(root / "testdata" / common.image_folder_at(2) / f"{name}.png", shape=shape)
+    for image_id in data_root.list_image_ids(root / test_generate_canvas.LAYOUT_FOLDER):
+        name = data_root.image_name(image_id)
+        truth = file_io.read_image(root / folders.test_images("512") / f"{name}.png", shape=shape)
         canvas, _, segments = test_generate_canvas.make_canvas(
             image_id, root, sizes, classes, LEVEL_NAME, aligner=aligner, tricks=test_generate_canvas.TRICKS,
             original_ordering_cut=False, seed=0, train_ids=train_ids)
@@ -72,19 +76,18 @@ def aligner_scores(root, aligner, lpips):
 
 def main(argv=None):
     parser = benchmark_parser(__doc__, demo_seed=2016)
-    parser.add_argument("--steps", type=common.positive_int, default=1000, help="training steps of each aligner")
+    parser.add_argument("--steps", type=command_line.positive_int, default=1000, help="training steps of each aligner")
     parser.add_argument("--learning-rate", type=float,
                         help="one rate for both (default: each script's, 1e-5 affine as the original, 1e-4 flow)")
     parser.add_argument("--seed", type=int, default=0, help="training seed of both")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     prepare_demo_root(root, args.demo_seed, "quick")
-    variant = variant_root(root, "eval_alignment", linked=("trainedmodels/imagenet-vgg-verydeep-19.mat",
-                                                           "result/order"))
+    variant = variant_root(root, "eval_alignment", linked=(folders.VGG19_FILE, folders.ORDER_PREDICTIONS))
     train_and_test_aligners(variant, args.steps, args.learning_rate, args.seed)
     lpips = evaluate.Lpips()
     scores = {aligner: aligner_scores(variant, aligner, lpips) for aligner in ALIGNERS}
-    print(f"demo seed {args.demo_seed}, base height {common.load_sizes(root).base_height}, level {LEVEL_NAME}; "
+    print(f"demo seed {args.demo_seed}, base height {data_root.load_sizes(root).base_height}, level {LEVEL_NAME}; "
           f"{args.steps} training steps each, learning rate {args.learning_rate or 'of each script'}, seed {args.seed}")
     print(f"{'aligner':<10} {'segments':>8} {'mask IoU':>9} {'L1 in query':>12} {'kept':>6} {'canvas LPIPS':>13}")
     for aligner, (iou, error, kept, perceptual, count) in scores.items():
@@ -93,4 +96,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

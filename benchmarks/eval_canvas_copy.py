@@ -30,13 +30,19 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "python_code"))
 
-import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import cv2  # noqa: E402
+import training  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import data_root  # noqa: E402
 import evaluate  # noqa: E402
-import sims_common as common  # noqa: E402
+import file_io  # noqa: E402
+import folders  # noqa: E402
+import labels  # noqa: E402
 import synthesis  # noqa: E402
 import synthesis_256_512  # noqa: E402
 from demo_roots import benchmark_parser, prepare_demo_root  # noqa: E402
@@ -76,14 +82,14 @@ def detail_and_blur_errors(output, canvas):
 
 def test_inputs(root, classes, level_name="256"):
     """[(canvas in 0..1, label index, uint8 canvas, ground truth)] of the level's test canvases."""
-    folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
+    folder = root / folders.canvases(level_name)
     names = sorted(path.stem for path in folder.glob("*.mat"))
     truths = evaluate.read_truths(root, level_name, names)
     found = []
     for name, truth in zip(names, truths):
-        content = common.load_mat(folder / f"{name}.mat", ["proposal", "label"])
+        content = file_io.load_mat(folder / f"{name}.mat", ["proposal", "label"])
         canvas = np.clip(content["proposal"], 0, 1)
-        found.append((canvas, common.label_to_index(content["label"], classes)[0],
+        found.append((canvas, labels.label_to_index(content["label"], classes)[0],
                       np.round(canvas * 255).astype(np.uint8), truth))
     return found
 
@@ -109,15 +115,15 @@ def measure(network, tests, train_samples, lpips):
 def main(argv=None):
     parser = benchmark_parser(__doc__, demo_seed=3)
     parser.add_argument("--seed", type=int, default=0, help="training seed (the demo's: 0)")
-    parser.add_argument("--steps", type=common.positive_int, default=2000, help="training steps (default 2000)")
-    parser.add_argument("--every", type=common.positive_int, default=250, help="steps between measurements")
-    parser.add_argument("--batch-size", type=common.positive_int, default=1, help="samples a step (default 1)")
+    parser.add_argument("--steps", type=command_line.positive_int, default=2000, help="training steps (default 2000)")
+    parser.add_argument("--every", type=command_line.positive_int, default=250, help="steps between measurements")
+    parser.add_argument("--batch-size", type=command_line.positive_int, default=1, help="samples a step (default 1)")
     parser.add_argument("--learning-rate", type=rate_schedule, default=rate_schedule("3e-4"),
                         help="fixed rate or schedule RATE:UNTIL,...,RATE (default 3e-4, the quick demo's)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     prepare_demo_root(root, args.demo_seed, "quick")
-    run = argparse.Namespace(root=root, seed=args.seed, sizes=common.load_sizes(root), classes=common.load_classes(root))
+    run = argparse.Namespace(root=root, seed=args.seed, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root))
     config = synthesis_256_512.CONFIG
     read_sample = synthesis.sample_reader(config, run)[0]
     tf.random.set_seed(args.seed)   # as training.parse_arguments: the demo's initial weights
@@ -149,4 +155,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

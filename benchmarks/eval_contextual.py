@@ -24,12 +24,15 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "python_code"))
 
-import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import training  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import data_root  # noqa: E402
 import evaluate  # noqa: E402
-import sims_common as common  # noqa: E402
 import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
 from contextual_loss import ContextualLoss  # noqa: E402
@@ -59,7 +62,7 @@ def train_and_test(variant, args, contextual_options):
 
 def seconds_per_step(root, contextual, steps=4):
     """Seconds of one level-2 training step (batch 1) on the root's first samples."""
-    args = argparse.Namespace(root=root, seed=0, sizes=common.load_sizes(root), classes=common.load_classes(root))
+    args = argparse.Namespace(root=root, seed=0, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root))
     read_sample = synthesis.sample_reader(synthesis_512_1024.CONFIG, args)[0]
     batches = [{name: value[None] for name, value in read_sample(index).items()} for index in range(steps + 1)]
     tf.random.set_seed(0)
@@ -101,15 +104,15 @@ def term_seconds_at_original_size(contextual, repeats=3):
 def main(argv=None):
     parser = benchmark_parser(__doc__, demo_seed=2018)
     parser.add_argument("--training-seed", type=int, default=0, help="seed of both variants' training")
-    parser.add_argument("--steps-256", type=common.positive_int, default=600, help="level-1 training steps")
-    parser.add_argument("--steps-512", type=common.positive_int, default=300, help="level-2 training steps")
+    parser.add_argument("--steps-256", type=command_line.positive_int, default=600, help="level-1 training steps")
+    parser.add_argument("--steps-512", type=command_line.positive_int, default=300, help="level-2 training steps")
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="fixed rate of both levels (the demo's)")
     parser.add_argument("--weight", type=float, default=10.0,
                         help="--contextual-weight of the 'with' variant (default 10: -log CX is about 1 to 3 a "
                              "layer, the CRN terms are tens, so this makes it about as large as one VGG term)")
     parser.add_argument("--layers", default="conv3_2,conv4_2", help="--contextual-layers")
     parser.add_argument("--bandwidth", type=float, default=0.5, help="--contextual-bandwidth")
-    parser.add_argument("--max-positions", type=common.positive_int, default=4096, help="--contextual-max-positions")
+    parser.add_argument("--max-positions", type=command_line.positive_int, default=4096, help="--contextual-max-positions")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     prepare_demo_root(root, args.demo_seed, "long")   # levels 256 and 512
@@ -132,7 +135,7 @@ def main(argv=None):
     table.append(canvas_row)
     plain, with_term = (seconds_per_step(root, loss) for loss in (None, contextual))
     alone = term_seconds_at_original_size(contextual)
-    print(f"demo seed {args.demo_seed}, base height {common.load_sizes(root).base_height}; level 256 "
+    print(f"demo seed {args.demo_seed}, base height {data_root.load_sizes(root).base_height}; level 256 "
           f"{args.steps_256} steps, level 512 {args.steps_512} steps, learning rate {args.learning_rate:g}, "
           f"training seed {args.training_seed}; contextual weight {args.weight:g}, layers {args.layers}, "
           f"bandwidth {args.bandwidth:g}, max positions {args.max_positions}")
@@ -144,4 +147,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

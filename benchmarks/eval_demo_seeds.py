@@ -32,11 +32,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "python_code"))
 
-import training  # noqa: E402,F401  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import numpy as np  # noqa: E402
 
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import errors  # noqa: E402
 import evaluate  # noqa: E402
-import sims_common as common  # noqa: E402
+import file_io  # noqa: E402
+import folders  # noqa: E402
+import labels  # noqa: E402
 
 LOG = logging.getLogger("sims")
 METHODS = ("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone")
@@ -74,7 +79,7 @@ def seed_scores(seed_root, level_name, lpips):
     table = {row: figures for row, _, *figures in evaluate.method_scores(seed_root, level_name, lpips)}
     missing = [method for method in METHODS if method not in table]
     if missing:
-        raise common.DataError(f"{seed_root}: no {', '.join(missing)} results; run_demo.sh did not finish there")
+        raise errors.DataError(f"{seed_root}: no {', '.join(missing)} results; run_demo.sh did not finish there")
     rows = evaluate.read_rows(seed_root, level_name)
     names = sorted(rows["canvas alone"])
     inner = {method: evaluate.canvas_error([rows[method][name] for name in names],
@@ -86,11 +91,11 @@ def seed_scores(seed_root, level_name, lpips):
 def class_errors(seed_root, level_name):
     """{class name: (pixels, summed |SIMS - canvas|, summed |parametric - canvas|)} over the canvas'
     content, by the class of the test canvas' revised label there."""
-    rows, classes = evaluate.read_rows(seed_root, level_name), common.load_classes(seed_root)
-    folder = seed_root / "testdata" / "synthesis" / f"transform_order_{level_name}"
+    rows, classes = evaluate.read_rows(seed_root, level_name), class_table.load_classes(seed_root)
+    folder = seed_root / folders.canvases(level_name)
     sums = {}
     for name, canvas in rows["canvas alone"].items():
-        index = common.label_to_index(common.load_mat(folder / f"{name}.mat", ["label"])["label"], classes)[0]
+        index = labels.label_to_index(file_io.load_mat(folder / f"{name}.mat", ["label"])["label"], classes)[0]
         content = evaluate.canvas_content(canvas)
         errors = [np.abs(rows[method][name].astype(np.float64) - canvas).mean(axis=2) for method in METHODS[:2]]
         for class_id in np.unique(index[content]):
@@ -109,10 +114,10 @@ def goal(table):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
+    command_line.add_root_argument(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5], help="demo seeds (default 0-5)")
     parser.add_argument("--preset", choices=sorted(EVALUATED_LEVEL), default="quick", help="run_demo.sh's preset")
-    parser.add_argument("--parallel", type=common.positive_int, default=1, help="seeds run at once (default 1)")
+    parser.add_argument("--parallel", type=command_line.positive_int, default=1, help="seeds run at once (default 1)")
     parser.add_argument("--no-run", action="store_true", help="score the seeds' roots as they are, without run_demo.sh")
     args = parser.parse_args(argv)
     root = args.root.resolve()
@@ -161,4 +166,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -18,12 +18,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "python_code"))
 
-import training  # noqa: E402  (first: quiets TensorFlow, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import training  # noqa: E402
 import numpy as np  # noqa: E402
 
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import data_root  # noqa: E402
+import errors  # noqa: E402
 import make_demo_dataset  # noqa: E402
 import order  # noqa: E402
-import sims_common as common  # noqa: E402
 import train_connect_component_mask  # noqa: E402
 import train_generate_order  # noqa: E402
 from order_network import OrderNetwork  # noqa: E402
@@ -48,11 +52,12 @@ def training_fronts(root):
 
 
 def evaluate(root, held_out):
-    shape = common.load_sizes(root).shape(order.LEVEL)
-    network = OrderNetwork()
-    training.restore_for_test(root / order.MODEL_FOLDER, network, common.load_classes(root))
+    shape = data_root.load_sizes(root).shape(order.LEVEL)
+    classes = class_table.load_classes(root)
+    network = OrderNetwork(classes.count)
+    training.restore_for_test(root / order.MODEL_FOLDER, network, classes)
     majority = training_fronts(root).most_common(1)[0][0]
-    class_order = common.class_order(root)
+    class_order = class_table.class_order(root, classes)
     correct = Counter()
     total = 0
     for path in sorted((held_out / order.TRAIN_PAIRS).glob("*.mat")):
@@ -68,25 +73,25 @@ def evaluate(root, held_out):
         correct["class_order"] += int(np.sum(np.array(later) == fronts[:, 0]))
         total += len(fronts)
     if total == 0:
-        raise common.DataError(f"{held_out}: the held-out scenes gave no labelled pair")
+        raise errors.DataError(f"{held_out}: the held-out scenes gave no labelled pair")
     return {name: count / total for name, count in correct.items()}, total, majority
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
+    command_line.add_root_argument(parser)
     parser.add_argument("--images", type=int, default=40, help="held-out demo scenes")
     parser.add_argument("--seed", type=int, default=9001, help="seed of the held-out scenes")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     with tempfile.TemporaryDirectory() as folder:
-        held_out = held_out_root(Path(folder), args.images, common.load_sizes(root).base_height, args.seed)
+        held_out = held_out_root(Path(folder), args.images, data_root.load_sizes(root).base_height, args.seed)
         accuracy, pairs, majority = evaluate(root, held_out)
-    LOG.info("%d held-out pairs; majority class: %s", pairs, common.CLASS_NAMES[majority - 1])
+    LOG.info("%d held-out pairs; majority class: %s", pairs, class_table.CITYSCAPES.names[majority - 1])
     print(f"order_network_accuracy={accuracy['network']:.3f}")
     print(f"majority_class_accuracy={accuracy['majority']:.3f}")
     print(f"class_order_accuracy={accuracy['class_order']:.3f}")
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

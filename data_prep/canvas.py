@@ -6,7 +6,7 @@ pixels on a segment's boundary ("elision") tell the synthesis network the bounda
 
 import numpy as np
 
-import sims_common as common
+import matlab_image_ops
 
 ELISION_RATIO = 0.5  # share of the band's pixels turned white
 
@@ -23,7 +23,7 @@ def content_mask(pixels):
 
 def boundary_band(mask, width):
     """The Sobel edge of a mask dilated by a square of the given width."""
-    return common.dilate_square(common.sobel_edge(mask), width)
+    return matlab_image_ops.dilate_square(matlab_image_ops.sobel_edge(mask), width)
 
 
 def elide(piece, width, rng, inside_only):

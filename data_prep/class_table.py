@@ -31,6 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+import data_root
+import file_io
+import folders
+from errors import DataError
+
 DATASETS_FOLDER = Path(__file__).resolve().parent / "datasets"
 GROUPS = ("thin", "planar", "standing", "ground", "objects", "vehicles", "context_fill", "vegetation_band")
 MAX_CLASSES = 254  # index maps are uint8 with 255 for void
@@ -154,3 +159,60 @@ def read(path):
 
 
 CITYSCAPES = read(DATASETS_FOLDER / "cityscapes.json")
+
+
+# A data root's classes and their order
+
+def load_classes(root):
+    """The class table of a data root: dataset.json's "classes", else Cityscapes'."""
+    path = data_root.dataset_json_path(root)
+    if not path.exists():
+        return CITYSCAPES
+    return _classes_of(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _classes_of(path, modified):
+    """The class table of a dataset.json (read again when the file changes)."""
+    try:
+        config = json.loads(path.read_text())
+    except ValueError as error:
+        raise DataError(f"{path}: not a valid dataset description ({error})") from None
+    if not isinstance(config, dict) or "classes" not in config:
+        return CITYSCAPES
+    try:
+        return from_description(config["classes"])
+    except ClassTableError as error:
+        raise DataError(f"{path}: classes: {error}") from None
+
+
+def class_order(root, classes):
+    """Back-to-front class order: the dataset's traindata/order.mat when present, else the class
+    table's default order."""
+    path = Path(root) / folders.CLASS_ORDER
+    if not path.exists():
+        return classes.order
+    order = tuple(int(c) for c in file_io.load_mat(path, ["order"])["order"].ravel())
+    if sorted(order) != list(range(1, classes.count + 1)):
+        raise DataError(f"{path}: order is not a permutation of the classes 1..{classes.count}")
+    return order
+
+
+def class_order_from_frequency(behind_counts, fallback_order):
+    """Back-to-front class order (1-based) from F, F[a, b] = times class a was behind class b.
+
+    Classes are sorted by rowsum / (rowsum + colsum), most often behind first. A class that no
+    pair mentions (sky has no valid disparity in the demo data) scores by its rank in
+    fallback_order instead, 1 for the first class down to 0 for the last, so it keeps its usual
+    place rather than landing in front of everything.
+    """
+    counts = np.asarray(behind_counts, dtype=np.float64)
+    behind = counts.sum(axis=1)
+    in_front = counts.sum(axis=0)
+    total = behind + in_front
+    rank = np.empty(len(counts))
+    rank[np.asarray(fallback_order) - 1] = np.arange(len(fallback_order))
+    prior = 1.0 - rank / (len(fallback_order) - 1)
+    score = np.divide(behind, total, out=prior, where=total > 0)
+    # Ties go by the fallback order, so the result is deterministic.
+    return tuple(int(c) + 1 for c in np.lexsort((rank, -score)))

@@ -7,23 +7,29 @@ from pathlib import Path
 
 import cv2
 
-import sims_common as common
+import command_line
+import data_root
+import file_io
+import folders
+import labels
+import matlab_image_ops
+import per_image_runner
 
-SPLITS = {"train": (1, "traindata"), "val": (common.FIRST_TEST_ID, "testdata")}  # first id, folder
+SPLITS = {"train": (1, folders.TRAIN), "val": (data_root.FIRST_TEST_ID, folders.TEST)}  # first id, folder
 
 
 def add_output_arguments(parser):
     """--root, --base-height and the runner's --workers, --shard."""
-    common.add_root_argument(parser)
-    parser.add_argument("--base-height", type=int, default=common.DEFAULT_BASE_HEIGHT,
+    command_line.add_root_argument(parser)
+    parser.add_argument("--base-height", type=int, default=data_root.DEFAULT_BASE_HEIGHT,
                         help="height of level 1 (the original's 256, the default); a multiple of 32")
-    common.add_runner_arguments(parser)
+    per_image_runner.add_runner_arguments(parser)
 
 
 def output_paths(root, image_id, split, has_disparity):
     """{path: (level, kind)} of every file one imported image becomes."""
-    outputs = common.TRAIN_IMAGE_FOLDERS if split == "train" else common.TEST_IMAGE_FOLDERS
-    name = common.image_name(image_id) + ".png"
+    outputs = folders.TRAIN_IMAGE_FOLDERS if split == "train" else folders.TEST_IMAGE_FOLDERS
+    name = data_root.image_name(image_id) + ".png"
     return {Path(root) / SPLITS[split][1] / sub / name: spec for sub, spec in outputs.items()
             if not (spec[1] == "disparity" and not has_disparity)}
 
@@ -40,11 +46,11 @@ def write_image_files(root, image_id, split, sizes, classes, rgb, index, dispari
     for path, (level, kind) in output_paths(root, image_id, split, disparity is not None).items():
         shape = sizes.shape(level)
         if kind == "rgb":
-            common.write_image(path, resize_image(rgb, shape))
+            file_io.write_image(path, resize_image(rgb, shape))
         elif kind == "label":
-            common.write_image(path, common.index_to_label(common.resize_nearest(index, shape), classes))
+            file_io.write_image(path, labels.index_to_label(matlab_image_ops.resize_nearest(index, shape), classes))
         else:  # nearest keeps invalid (0) pixels invalid and never mixes disparities
-            common.write_image(path, common.resize_nearest(disparity, shape))
+            file_io.write_image(path, matlab_image_ops.resize_nearest(disparity, shape))
 
 
 def write_id_table(path, header, rows):
@@ -52,4 +58,4 @@ def write_id_table(path, header, rows):
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    common.write_bytes_atomic(path, text.getvalue().encode())
+    file_io.write_bytes_atomic(path, text.getvalue().encode())

@@ -25,7 +25,14 @@ import logging
 import cv2
 import numpy as np
 
-import sims_common as common
+import class_table
+import command_line
+import data_root
+import file_io
+import folders
+import labels
+import matlab_image_ops
+import per_image_runner
 
 # ---------------------------------------------------------------------------------------------
 # Configuration
@@ -48,7 +55,7 @@ TREE_CROWN = (1.2, 2.2)   # crown radius range (metres)
 GUARANTEED_CLASSES = ("train", "bus", "truck", "motorcycle", "rider", "bicycle", "wall", "fence",
                       "terrain", "traffic light", "traffic sign", "person")
 
-CLASS_ID = {name: index + 1 for index, name in enumerate(common.CLASS_NAMES)}  # 1-based
+CLASS_ID = {name: index + 1 for index, name in enumerate(class_table.CITYSCAPES.names)}  # 1-based
 GROUND_CLASSES = ("road", "sidewalk", "terrain")
 
 # Texture strength per class: (fine grain, blotches), in grey levels.
@@ -80,7 +87,7 @@ class SceneCanvas:
 
     def __init__(self, height, width):
         self.height, self.width = height, width
-        self.index = np.full((height, width), common.VOID_INDEX, np.uint8)
+        self.index = np.full((height, width), class_table.VOID_INDEX, np.uint8)
         self.nearness = np.full((height, width), -np.inf, np.float32)
         self.rgb = np.zeros((height, width, 3), np.float32)
         self.instance = np.zeros((height, width), np.int32)
@@ -618,15 +625,15 @@ def decode_disparity(stored):
 # ---------------------------------------------------------------------------------------------
 
 def output_paths(root, image_id):
-    name = common.image_name(image_id) + ".png"
-    is_test = image_id >= common.FIRST_TEST_ID
-    folders = common.TEST_IMAGE_FOLDERS if is_test else common.TRAIN_IMAGE_FOLDERS
-    base = root / ("testdata" if is_test else "traindata")
-    return {base / folder / name: spec for folder, spec in folders.items()}
+    name = data_root.image_name(image_id) + ".png"
+    is_test = image_id >= data_root.FIRST_TEST_ID
+    image_folders = folders.TEST_IMAGE_FOLDERS if is_test else folders.TRAIN_IMAGE_FOLDERS
+    base = root / (folders.TEST if is_test else folders.TRAIN)
+    return {base / folder / name: spec for folder, spec in image_folders.items()}
 
 
 def process_image(image_id, root, sizes, seed):
-    rng = common.image_rng(seed, image_id)
+    rng = per_image_runner.image_rng(seed, image_id)
     guaranteed = GUARANTEED_CLASSES[image_id % len(GUARANTEED_CLASSES)]
     scene = render_scene(rng, *sizes.shape(4), guaranteed=guaranteed)
     for path, (level, kind) in output_paths(root, image_id).items():
@@ -634,30 +641,30 @@ def process_image(image_id, root, sizes, seed):
         if kind == "rgb":
             image = scene.rgb if level == 4 else cv2.resize(scene.rgb, shape[::-1], interpolation=cv2.INTER_AREA)
         elif kind == "label":
-            image = common.index_to_label(common.resize_nearest(scene.index, shape))
+            image = labels.index_to_label(matlab_image_ops.resize_nearest(scene.index, shape), class_table.CITYSCAPES)
         else:
-            image = encode_disparity(common.resize_nearest(scene.disparity, shape))
-        common.write_image(path, image)
+            image = encode_disparity(matlab_image_ops.resize_nearest(scene.disparity, shape))
+        file_io.write_image(path, image)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
+    command_line.add_root_argument(parser)
     parser.add_argument("--train", type=int, default=DEFAULT_TRAIN_IMAGES, help="training images")
     parser.add_argument("--test", type=int, default=DEFAULT_TEST_IMAGES, help="test images")
     parser.add_argument("--base-height", type=int, default=DEFAULT_BASE_HEIGHT,
                         help="height of level 1 (the original's 256); a multiple of 32")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    common.add_runner_arguments(parser)
+    per_image_runner.add_runner_arguments(parser)
     args = parser.parse_args(argv)
 
-    sizes = common.Sizes(args.base_height)
+    sizes = data_root.Sizes(args.base_height)
     root = args.root.resolve()
-    common.write_dataset_json(root, sizes, source="demo", seed=args.seed)
-    test_ids = range(common.FIRST_TEST_ID, common.FIRST_TEST_ID + args.test)
+    data_root.write_dataset_json(root, sizes, source="demo", seed=args.seed)
+    test_ids = range(data_root.FIRST_TEST_ID, data_root.FIRST_TEST_ID + args.test)
     image_ids = list(range(1, args.train + 1)) + list(test_ids)
     process = functools.partial(process_image, root=root, sizes=sizes, seed=args.seed)
-    done, skipped = common.run_per_image(process, image_ids, lambda i: output_paths(root, i),
+    done, skipped = per_image_runner.run_per_image(process, image_ids, lambda i: output_paths(root, i),
                                          workers=args.workers, shard=args.shard,
                                          description="demo dataset")
     logging.getLogger("sims").info("demo dataset in %s: %d images written, %d already there",
@@ -665,4 +672,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -21,8 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+import class_table
+import command_line
+import data_root
 import dataset_import
-import sims_common as common
+import errors
+import file_io
+import folders
+import per_image_runner
 
 LOG = logging.getLogger("sims")
 
@@ -44,7 +50,7 @@ class Sample:
 
 
 def label_id_lookup():
-    table = np.full(256, common.VOID_INDEX, np.uint8)
+    table = np.full(256, class_table.VOID_INDEX, np.uint8)
     for label_id, class_index in LABEL_ID_TO_CLASS.items():
         table[label_id] = class_index
     return table
@@ -54,21 +60,21 @@ def find_samples(cityscapes):
     """Every image of the train and val splits with its label (and disparity when present)."""
     cityscapes = Path(cityscapes)
     if not cityscapes.is_dir():
-        raise common.DataError(f"{cityscapes}: Cityscapes folder not found")
+        raise errors.DataError(f"{cityscapes}: Cityscapes folder not found")
     images_root = cityscapes / "leftImg8bit"
     if not images_root.is_dir():
-        raise common.DataError(f"{images_root}: folder not found (expected the official leftImg8bit/)")
+        raise errors.DataError(f"{images_root}: folder not found (expected the official leftImg8bit/)")
     samples = []
     for split in dataset_import.SPLITS:
         for image in sorted((images_root / split).glob("*/*_leftImg8bit.png")):
             city, name = image.parent.name, image.name[: -len("_leftImg8bit.png")]
             label = cityscapes / "gtFine" / split / city / f"{name}_gtFine_labelIds.png"
             if not label.is_file():
-                raise common.DataError(f"{label}: label file not found for {image}")
+                raise errors.DataError(f"{label}: label file not found for {image}")
             disparity = cityscapes / "disparity" / split / city / f"{name}_disparity.png"
             samples.append(Sample(split, city, name, image, label, disparity if disparity.is_file() else None))
     if not samples:
-        raise common.DataError(f"{images_root}: no train or val images (*/NAME_leftImg8bit.png) found")
+        raise errors.DataError(f"{images_root}: no train or val images (*/NAME_leftImg8bit.png) found")
     return samples
 
 
@@ -87,16 +93,16 @@ def output_paths(root, image_id, sample):
 
 def process_image(image_id, samples, root, sizes):
     sample = samples[image_id]
-    rgb = common.read_image(sample.image)
-    label_ids = common.read_image(sample.label, channels=1, shape=rgb.shape[:2])
-    disparity = common.read_png16(sample.disparity, shape=rgb.shape[:2]) if sample.disparity is not None else None
-    dataset_import.write_image_files(root, image_id, sample.split, sizes, common.CITYSCAPES,
+    rgb = file_io.read_image(sample.image)
+    label_ids = file_io.read_image(sample.label, channels=1, shape=rgb.shape[:2])
+    disparity = file_io.read_png16(sample.disparity, shape=rgb.shape[:2]) if sample.disparity is not None else None
+    dataset_import.write_image_files(root, image_id, sample.split, sizes, class_table.CITYSCAPES,
                                      rgb, label_id_lookup()[label_ids], disparity)
 
 
 def write_id_table(root, ids):
     dataset_import.write_id_table(Path(root) / ID_TABLE, ["id", "split", "city", "name"],
-                                  [[common.image_name(image_id), sample.split, sample.city, sample.name]
+                                  [[data_root.image_name(image_id), sample.split, sample.city, sample.name]
                                    for image_id, sample in sorted(ids.items())])
 
 
@@ -107,20 +113,20 @@ def main(argv=None):
     dataset_import.add_output_arguments(parser)
     args = parser.parse_args(argv)
 
-    sizes = common.Sizes(args.base_height)
+    sizes = data_root.Sizes(args.base_height)
     root = args.root.resolve()
     ids = assign_ids(find_samples(args.cityscapes))
-    common.write_dataset_json(root, sizes, source="cityscapes")
+    data_root.write_dataset_json(root, sizes, source="cityscapes")
     without_disparity = sum(1 for s in ids.values() if s.split == "train" and s.disparity is None)
     if without_disparity:
         LOG.warning("%d training images have no disparity map under %s; the ordering step needs "
-                    "traindata/disparity/ for them", without_disparity, Path(args.cityscapes) / "disparity")
+                    "%s/ for them", without_disparity, Path(args.cityscapes) / "disparity", folders.TRAIN_DISPARITY)
     write_id_table(root, ids)
     process = functools.partial(process_image, samples=ids, root=root, sizes=sizes)
-    done, skipped = common.run_per_image(process, list(ids), lambda i: output_paths(root, i, ids[i]),
+    done, skipped = per_image_runner.run_per_image(process, list(ids), lambda i: output_paths(root, i, ids[i]),
                                          workers=args.workers, shard=args.shard, description="cityscapes")
     LOG.info("cityscapes in %s: %d images written, %d already there", root, done, skipped)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -24,8 +24,13 @@ import numpy as np
 from PIL import Image
 
 import class_table
+import command_line
+import data_root
 import dataset_import
-import sims_common as common
+import errors
+import file_io
+import labels
+import per_image_runner
 
 LOG = logging.getLogger("sims")
 ID_TABLE = "dataset_ids.csv"
@@ -45,7 +50,7 @@ class Sample:
 def _by_stem(folder, suffixes):
     folder = Path(folder)
     if not folder.is_dir():
-        raise common.DataError(f"{folder}: folder not found")
+        raise errors.DataError(f"{folder}: folder not found")
     return {path.stem: path for path in sorted(folder.iterdir()) if path.suffix.lower() in suffixes}
 
 
@@ -53,10 +58,10 @@ def find_samples(split, images, labels, disparity=None):
     """The samples of one split: every image with the label of the same stem."""
     image_files, label_files = _by_stem(images, IMAGE_SUFFIXES), _by_stem(labels, (".png",))
     if not image_files:
-        raise common.DataError(f"{images}: no images (*.png, *.jpg)")
+        raise errors.DataError(f"{images}: no images (*.png, *.jpg)")
     missing = sorted(set(image_files) - set(label_files))
     if missing:
-        raise common.DataError(f"{Path(labels) / missing[0]}.png: label not found for {image_files[missing[0]]}")
+        raise errors.DataError(f"{Path(labels) / missing[0]}.png: label not found for {image_files[missing[0]]}")
     disparity_files = _by_stem(disparity, (".png",)) if disparity else {}
     return [Sample(split, stem, image_files[stem], label_files[stem], disparity_files.get(stem))
             for stem in sorted(image_files)]
@@ -75,11 +80,11 @@ def read_class_indices(path, classes, kind):
     with Image.open(path) as image:
         mode = image.mode
     if kind == "index" or (kind == "auto" and mode in INDEX_MODES):
-        values = common.read_png16(path) if mode.startswith("I") else common.read_image(path, channels=1)
-        lookup = np.full(65536, common.VOID_INDEX, np.uint8)
+        values = file_io.read_png16(path) if mode.startswith("I") else file_io.read_image(path, channels=1)
+        lookup = np.full(65536, class_table.VOID_INDEX, np.uint8)
         lookup[list(classes.train_ids)] = np.arange(classes.count)
         return lookup[values]
-    index, unknown = common.label_to_index(common.read_image(path), classes)
+    index, unknown = labels.label_to_index(file_io.read_image(path), classes)
     if unknown:
         LOG.warning("%s: %d pixels have colours outside the class table; treated as void", path, unknown)
     return index
@@ -91,12 +96,12 @@ def output_paths(root, image_id, sample):
 
 def process_image(image_id, samples, root, sizes, classes, label_kind):
     sample = samples[image_id]
-    rgb = common.read_image(sample.image)
+    rgb = file_io.read_image(sample.image)
     index = read_class_indices(sample.label, classes, label_kind)
     if index.shape != rgb.shape[:2]:
-        raise common.DataError(f"{sample.label}: size is {index.shape[0]}x{index.shape[1]}, its image "
+        raise errors.DataError(f"{sample.label}: size is {index.shape[0]}x{index.shape[1]}, its image "
                                f"{sample.image} is {rgb.shape[0]}x{rgb.shape[1]}")
-    disparity = common.read_png16(sample.disparity, shape=rgb.shape[:2]) if sample.disparity else None
+    disparity = file_io.read_png16(sample.disparity, shape=rgb.shape[:2]) if sample.disparity else None
     dataset_import.write_image_files(root, image_id, sample.split, sizes, classes, rgb, index, disparity)
 
 
@@ -118,27 +123,27 @@ def main(argv=None):
     try:
         classes = class_table.read(args.classes)
     except class_table.ClassTableError as error:
-        raise common.DataError(f"{args.classes}: {error}") from None
-    sizes = common.Sizes(args.base_height)
+        raise errors.DataError(f"{args.classes}: {error}") from None
+    sizes = data_root.Sizes(args.base_height)
     root = args.root.resolve()
     samples = find_samples("train", args.images, args.labels, args.disparity)
     if args.val_images:
         samples += find_samples("val", args.val_images, args.val_labels)
     ids = assign_ids(samples)
-    common.write_dataset_json(root, sizes, source="prepare_dataset", classes=classes.description())
+    data_root.write_dataset_json(root, sizes, source="prepare_dataset", classes=classes.description())
     without_disparity = sum(1 for s in samples if s.split == "train" and s.disparity is None)
     if without_disparity:
         LOG.warning("%d training images have no disparity map; the ordering step keeps the class table's "
                     "order for them", without_disparity)
     dataset_import.write_id_table(root / ID_TABLE, ["id", "split", "stem"],
-                                  [[common.image_name(image_id), sample.split, sample.stem]
+                                  [[data_root.image_name(image_id), sample.split, sample.stem]
                                    for image_id, sample in sorted(ids.items())])
     process = functools.partial(process_image, samples=ids, root=root, sizes=sizes, classes=classes,
                                 label_kind=args.label_kind)
-    done, skipped = common.run_per_image(process, list(ids), lambda i: output_paths(root, i, ids[i]),
+    done, skipped = per_image_runner.run_per_image(process, list(ids), lambda i: output_paths(root, i, ids[i]),
                                          workers=args.workers, shard=args.shard, description="import")
     LOG.info("dataset in %s: %d images written, %d already there", root, done, skipped)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

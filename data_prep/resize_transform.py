@@ -6,27 +6,33 @@ generator and prepare_cityscapes.py already write this folder; run this step for
 come from elsewhere.
 """
 
-import sims_common as common
+import command_line
+import data_root
+import file_io
+import folders
+import labels
+import matlab_image_ops
+import per_image_runner
 
-INPUT_FOLDER = "traindata/label_refine"
-OUTPUT_FOLDER = "traindata/label_refine_512"
+INPUT_FOLDER = folders.TRAIN_LABELS
+OUTPUT_FOLDER = folders.TRAIN_LABELS_512
 
 
 def output_file(root, image_id):
-    return [root / OUTPUT_FOLDER / f"{common.image_name(image_id)}.png"]
+    return [root / OUTPUT_FOLDER / f"{data_root.image_name(image_id)}.png"]
 
 
 def process_image(image_id, root, sizes, classes):
-    index = common.read_label(root / INPUT_FOLDER / f"{common.image_name(image_id)}.png", shape=sizes.shape(1),
+    index = labels.read_label(root / INPUT_FOLDER / f"{data_root.image_name(image_id)}.png", shape=sizes.shape(1),
                               classes=classes)
-    common.write_image(output_file(root, image_id)[0],
-                       common.index_to_label(common.resize_nearest(index, sizes.shape(2)), classes))
+    file_io.write_image(output_file(root, image_id)[0],
+                       labels.index_to_label(matlab_image_ops.resize_nearest(index, sizes.shape(2)), classes))
 
 
 def main(argv=None):
-    args = common.step_parser(__doc__).parse_args(argv)
-    common.run_step(args, "labels at level 2", INPUT_FOLDER, process_image, output_file)
+    args = per_image_runner.step_parser(__doc__).parse_args(argv)
+    per_image_runner.run_step(args, "labels at level 2", INPUT_FOLDER, process_image, output_file)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -17,12 +17,17 @@ import functools
 
 import numpy as np
 
+import class_table
+import command_line
+import data_root
+import file_io
+import folders
+import per_image_runner
 import segment_index
 import segments
-import sims_common as common
 
-QUERY_FOLDER = "testdata/original_mask"
-OUTPUT_FOLDER = "testdata/searched_top10_segments"
+QUERY_FOLDER = folders.QUERY_SEGMENTS
+OUTPUT_FOLDER = folders.retrieved_segments()
 TOPK = 10
 TRAINING_IMAGE_CACHE = 64  # decoded memory-bank images kept per process (0.4 MB each at 256x512)
 
@@ -67,7 +72,7 @@ def search_class(query_masks, class_index, area_threshold, topk, training_image)
 @functools.lru_cache(maxsize=TRAINING_IMAGE_CACHE)
 def read_training_image(path, shape):
     """A memory-bank image, decoded once per process while it stays among the recently used."""
-    image = common.read_image(path, shape=shape)
+    image = file_io.read_image(path, shape=shape)
     image.flags.writeable = False
     return image
 
@@ -76,28 +81,28 @@ def process_image(image_id, root, sizes, classes, topk):
     index = open_index(root, sizes)
 
     def training_image(train_id):
-        return read_training_image(root / segment_index.TRAIN_IMAGE_FOLDER / f"{common.image_name(train_id)}.png",
+        return read_training_image(root / segment_index.TRAIN_IMAGE_FOLDER / f"{data_root.image_name(train_id)}.png",
                                    sizes.shape(1))
 
     for class_id in range(1, classes.count + 1):
         query_file = segments.segment_file(root / QUERY_FOLDER, class_id, image_id)
         (query_masks,) = segments.read_segment_masks(query_file, sizes.shape(1), names=("library_mask",))
         result = search_class(query_masks, index.of_class(class_id), sizes.area_threshold, topk, training_image)
-        common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), result, background=True)
+        file_io.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), result, background=True)
 
 
 def output_files(root, image_id):
-    return segments.segment_files(root / OUTPUT_FOLDER, image_id, common.load_classes(root).count)
+    return segments.segment_files(root / OUTPUT_FOLDER, image_id, class_table.load_classes(root).count)
 
 
 def main(argv=None):
-    parser = common.step_parser(__doc__)
+    parser = per_image_runner.step_parser(__doc__)
     parser.add_argument("--topk", type=int, default=TOPK, help="segments kept per query (default 10)")
     args = parser.parse_args(argv)
-    segment_index.prepare_index(args.root.resolve(), common.load_sizes(args.root.resolve()))
-    common.run_step(args, "search segments", "testdata/label_refine", process_image, output_files,
+    segment_index.prepare_index(args.root.resolve(), data_root.load_sizes(args.root.resolve()))
+    per_image_runner.run_step(args, "search segments", folders.TEST_LABELS, process_image, output_files,
                     topk=args.topk)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

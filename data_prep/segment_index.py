@@ -27,14 +27,17 @@ import numpy as np
 import scipy.io
 from tqdm import tqdm
 
+import class_table
+import data_root
+import errors
+import folders
 import segments
-import sims_common as common
 
 LOG = logging.getLogger("sims")
 
-INDEX_FOLDER = "traindata/segment_index"
-SEGMENT_FOLDER = "traindata/original_segment"
-TRAIN_IMAGE_FOLDER = "traindata/RGB256Full"
+INDEX_FOLDER = folders.SEGMENT_INDEX
+SEGMENT_FOLDER = folders.MEMORY_BANK
+TRAIN_IMAGE_FOLDER = folders.train_images("256")
 CHUNK = 256  # candidates scored per vectorised step
 
 
@@ -50,13 +53,13 @@ class Match:
 def library_fingerprint(root, image_ids):
     """Digest of the memory bank: every segment file's name, size and modification time."""
     digest = hashlib.sha256()
-    class_count = common.load_classes(root).count
+    class_count = class_table.load_classes(root).count
     for image_id in image_ids:
         for path in segments.segment_files(Path(root) / SEGMENT_FOLDER, image_id, class_count):
             try:
                 stat = path.stat()
             except FileNotFoundError:
-                raise common.DataError(f"{path}: file not found (run train_connect_component_mask.py)") from None
+                raise errors.DataError(f"{path}: file not found (run train_connect_component_mask.py)") from None
             digest.update(f"{path.parent.name}/{path.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
@@ -69,14 +72,14 @@ def _segment_count(path):
     for name, shape, _ in _whosmat(path):
         if name == "library_mask":
             return shape[2] if len(shape) == 3 else (0 if 0 in shape else 1)
-    raise common.DataError(f"{path}: variable library_mask not found")
+    raise errors.DataError(f"{path}: variable library_mask not found")
 
 
 def _whosmat(path):
     try:
         return scipy.io.whosmat(path)
     except Exception as error:
-        raise common.DataError(f"{path}: cannot read .mat file ({type(error).__name__}: {error})") from None
+        raise errors.DataError(f"{path}: cannot read .mat file ({type(error).__name__}: {error})") from None
 
 
 def build_index(root, sizes, image_ids, fingerprint):
@@ -90,7 +93,7 @@ def build_index(root, sizes, image_ids, fingerprint):
     packed_width = (width + 7) // 8
     bank = root / SEGMENT_FOLDER
     try:
-        for class_id in tqdm(range(1, common.load_classes(root).count + 1), desc="segment index", unit="class"):
+        for class_id in tqdm(range(1, class_table.load_classes(root).count + 1), desc="segment index", unit="class"):
             files = [segments.segment_file(bank, class_id, image_id) for image_id in image_ids]
             counts = [_segment_count(path) for path in files]
             total = sum(counts)
@@ -105,12 +108,12 @@ def build_index(root, sizes, image_ids, fingerprint):
                     continue
                 library_mask, library_mask_pole = segments.read_segment_masks(path, (height, width))
                 if library_mask.shape[2] != count:
-                    raise common.DataError(f"{path}: changed while the index was being built")
+                    raise errors.DataError(f"{path}: changed while the index was being built")
                 for segment in range(count):
                     mask = library_mask[:, :, segment] > 0
                     rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
                     if rows.size == 0:
-                        raise common.DataError(f"{path}: segment {segment + 1} is empty")
+                        raise errors.DataError(f"{path}: segment {segment + 1} is empty")
                     masks[row] = pack(mask)
                     poles[row] = pack(library_mask_pole[:, :, segment] > 0)
                     meta["area"][row] = mask.sum()
@@ -147,7 +150,7 @@ def _manifest(folder):
 def prepare_index(root, sizes):
     """Make sure the index matches the memory bank (building it when needed); returns its folder."""
     root = Path(root)
-    image_ids = common.list_image_ids(root / TRAIN_IMAGE_FOLDER)
+    image_ids = data_root.list_image_ids(root / TRAIN_IMAGE_FOLDER)
     fingerprint = library_fingerprint(root, image_ids)
     folder = root / INDEX_FOLDER
     manifest = _manifest(folder)

@@ -9,8 +9,10 @@ disparity along their shared boundary.
 
 import numpy as np
 
+import class_table
+import labels
+import matlab_image_ops
 import segments
-import sims_common as common
 
 TOUCH_WIDTH = 3        # segment j's edge dilated by this square must reach segment k
 BOUNDARY_WIDTH = 11    # disparity is compared where both edges dilated by this square meet
@@ -39,23 +41,23 @@ def segment_pairs(masks, order):
 
 def pair_mask(first, second, first_class, second_class, classes):
     """The pair as the network sees it: HxWx3 uint8 colour label of the two segments only."""
-    index = np.full(first.shape, common.VOID_INDEX, np.uint8)
+    index = np.full(first.shape, class_table.VOID_INDEX, np.uint8)
     index[first] = first_class - 1
     index[second] = second_class - 1
-    return common.index_to_label(index, classes)
+    return labels.index_to_label(index, classes)
 
 
 def touching(first, second):
     """Whether `second` reaches into the band of first's Sobel edge dilated by a 3x3 square."""
-    band = common.dilate_square(common.sobel_edge(first), TOUCH_WIDTH)
+    band = matlab_image_ops.dilate_square(matlab_image_ops.sobel_edge(first), TOUCH_WIDTH)
     # The original tests (band + first == 1): band pixels outside `first`, or `first` pixels off the band.
     return bool(np.any((band ^ first) & second))
 
 
 def boundary_disparities(first, second, disparity):
     """Valid stored disparities (p > 0) of each segment where both dilated edges overlap."""
-    region = (common.dilate_square(common.sobel_edge(first), BOUNDARY_WIDTH)
-              & common.dilate_square(common.sobel_edge(second), BOUNDARY_WIDTH))
+    region = (matlab_image_ops.dilate_square(matlab_image_ops.sobel_edge(first), BOUNDARY_WIDTH)
+              & matlab_image_ops.dilate_square(matlab_image_ops.sobel_edge(second), BOUNDARY_WIDTH))
     valid = region & (disparity > 0)
     return disparity[valid & first], disparity[valid & second]
 

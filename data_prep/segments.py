@@ -13,11 +13,14 @@ Arrays are in MATLAB's axis order: HxWxN and HxWx3xN.
 import numpy as np
 import scipy.ndimage
 
-import sims_common as common
+import data_root
+import errors
+import file_io
+import matlab_image_ops
 
 
 
-def class_segments(index, class_id, thin_merge=True, thin_classes=common.THIN_CLASSES):
+def class_segments(index, class_id, thin_classes, thin_merge=True):
     """(library_mask, library_mask_pole), both HxWxN uint8, of a 1-based class in an index map.
     thin_merge=False leaves thin structures out (the original marks the merge optional)."""
     index = np.asarray(index)
@@ -26,7 +29,7 @@ def class_segments(index, class_id, thin_merge=True, thin_classes=common.THIN_CL
         thin = np.zeros_like(own)
     else:
         thin = np.isin(index, [thin_class - 1 for thin_class in thin_classes])
-    labels, count = common.connected_components(own | thin)
+    labels, count = matlab_image_ops.connected_components(own | thin)
     own_count = np.bincount(labels[own], minlength=count + 1)
     thin_count = np.bincount(labels[thin], minlength=count + 1)
 
@@ -59,7 +62,7 @@ def segment_pixels(rgb, library_mask):
 
 def segment_file(folder, class_id, image_id):
     """FOLDER/CC/NAME.mat, CC the 1-based class as %02d (the original's layout)."""
-    return folder / f"{class_id:02d}" / f"{common.image_name(image_id)}.mat"
+    return folder / f"{class_id:02d}" / f"{data_root.image_name(image_id)}.mat"
 
 
 def segment_files(folder, image_id, class_count):
@@ -71,16 +74,16 @@ def read_segment_masks(path, shape, names=("library_mask", "library_mask_pole"))
 
     MATLAB drops a trailing dimension of 1, so a file it wrote with one segment holds HxW.
     """
-    content = common.load_mat(path, list(names))
+    content = file_io.load_mat(path, list(names))
     stacks = []
     for name in names:
         array = content[name]
         if array.ndim == 2:
             array = array[:, :, None]
         if array.ndim != 3 or array.shape[:2] != tuple(shape):
-            raise common.DataError(f"{path}: {name} is {'x'.join(map(str, array.shape))}, "
+            raise errors.DataError(f"{path}: {name} is {'x'.join(map(str, array.shape))}, "
                                    f"expected {shape[0]}x{shape[1]}xN")
         stacks.append(array)
     if len({stack.shape[2] for stack in stacks}) > 1:
-        raise common.DataError(f"{path}: {', '.join(names)} hold different numbers of segments")
+        raise errors.DataError(f"{path}: {', '.join(names)} hold different numbers of segments")
     return stacks

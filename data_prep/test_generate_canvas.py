@@ -32,7 +32,15 @@ import logging
 import numpy as np
 
 import canvas as canvas_ops
-import sims_common as common
+import class_table
+import command_line
+import data_root
+import errors
+import file_io
+import folders
+import labels
+import matlab_image_ops
+import per_image_runner
 
 # The class groups the tricks use come from the dataset's class table (class_table.py); for
 # Cityscapes: context_fill road, sidewalk, wall, fence, vegetation, terrain, sky (restored where
@@ -53,12 +61,12 @@ LEVEL_SETTINGS = {
 }
 
 # the aligners' results (python_code/transformation.py, appearance_flow.py), at level 2 only
-ALIGNER_RESULTS = {"affine": "result/transform/transform_512", "flow": "result/transform/appearance_flow_512",
+ALIGNER_RESULTS = {"affine": folders.TRANSFORMED, "flow": folders.FLOW_TRANSFORMED,
                    "none": None}
-ORDER_PAIRS = "testdata/order"
-ORDER_PREDICTIONS = "result/order/data"
-LAYOUT_FOLDER = "testdata/label_refine"
-TRAIN_IMAGE_LIST = "traindata/RGB256Full"
+ORDER_PAIRS = folders.ORDER_INPUTS
+ORDER_PREDICTIONS = folders.ORDER_PREDICTIONS
+LAYOUT_FOLDER = folders.TEST_LABELS
+TRAIN_IMAGE_LIST = folders.train_images("256")
 TRICKS = ("shadow_removal", "vegetation_band", "inner_elision", "context_fill", "outer_elision")
 
 LOG = logging.getLogger("sims")
@@ -81,12 +89,11 @@ class Segments:
 
 def output_folders(root, level_name):
     """(canvas .mat folder, .jpg preview folder) of a level."""
-    folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
-    return folder, folder.with_name(folder.name + "_canvas")
+    return root / folders.canvases(level_name), root / folders.canvases(level_name, previews=True)
 
 
 def output_files(root, image_id, level_name):
-    name = common.image_name(image_id)
+    name = data_root.image_name(image_id)
     canvases, previews = output_folders(root, level_name)
     return [canvases / f"{name}.mat", previews / f"{name}.jpg"]
 
@@ -95,20 +102,20 @@ def _resize_stack(stack, shape):
     """Nearest resize of N x h x w x 3 arrays (level-2 transformer results to another level)."""
     if stack.shape[1:3] == tuple(shape):
         return stack
-    return np.array([common.resize_nearest(item, shape) for item in stack], stack.dtype).reshape(
+    return np.array([matlab_image_ops.resize_nearest(item, shape) for item in stack], stack.dtype).reshape(
         (len(stack),) + tuple(shape) + stack.shape[3:])
 
 
 def read_segments(root, image_id, sizes, level_name, aligner):
     """The image's Segments at the level; the aligner's (level 2) resized to it."""
-    name = common.image_name(image_id)
-    path = root / "testdata" / "transform" / f"transform_{level_name}" / f"{name}.mat"
-    level_shape = sizes.shape(common.LEVELS[level_name])
+    name = data_root.image_name(image_id)
+    path = root / folders.transform_inputs(level_name) / f"{name}.mat"
+    level_shape = sizes.shape(data_root.LEVELS[level_name])
     names = ["proposal", "mask", "class", "proposal_pole_mask", "response_index", "original_index",
              "mask_remained", "class_remained", "all_class_flag"]
     if not path.exists():
-        raise common.DataError(f"{path}: missing; run data_prep/test_generate_transform.py --level {level_name}")
-    data = common.load_mat(path, names)
+        raise errors.DataError(f"{path}: missing; run data_prep/test_generate_transform.py --level {level_name}")
+    data = file_io.load_mat(path, names)
     count = data["class"].size
     remained = data["class_remained"].size
     try:
@@ -117,14 +124,14 @@ def read_segments(root, image_id, sizes, level_name, aligner):
         pole = data["proposal_pole_mask"].reshape((count,) + level_shape) > 0
         remained_masks = data["mask_remained"].reshape((remained,) + level_shape) > 0
     except ValueError:
-        raise common.DataError(f"{path}: its arrays do not hold {count} + {remained} segments of "
+        raise errors.DataError(f"{path}: its arrays do not hold {count} + {remained} segments of "
                                f"{level_shape[0]}x{level_shape[1]}") from None
     transferred = answer
     result = root / ALIGNER_RESULTS[aligner] / f"{name}.mat" if ALIGNER_RESULTS[aligner] else None
     if result is not None and result.exists():
-        transferred, level2 = common.load_mat(result, ["transferred"])["transferred"], sizes.shape(2)
+        transferred, level2 = file_io.load_mat(result, ["transferred"])["transferred"], sizes.shape(2)
         if transferred.size != count * level2[0] * level2[1] * 3:
-            raise common.DataError(f"{result}: transferred does not hold the {count} proposals of {path} "
+            raise errors.DataError(f"{result}: transferred does not hold the {count} proposals of {path} "
                                    f"at {level2[0]}x{level2[1]}")
         transferred = _resize_stack(transferred.reshape((count,) + level2 + (3,)), level_shape)
     return Segments(
@@ -136,18 +143,18 @@ def read_segments(root, image_id, sizes, level_name, aligner):
         all_class_flag=data["all_class_flag"].reshape(-1, 2).astype(int))
 
 
-def read_order(root, image_id, class_count=common.NUM_CLASSES):
+def read_order(root, image_id, class_count):
     """{(j, k, c1, c2): predicted front class} of an image, or {} without predictions."""
-    name = common.image_name(image_id)
+    name = data_root.image_name(image_id)
     prediction_path = root / ORDER_PREDICTIONS / f"{name}.mat"
     if not prediction_path.exists():
         return {}
-    rows = common.load_mat(root / ORDER_PAIRS / f"{name}.mat", ["semantic_segment_label"])["semantic_segment_label"]
-    prediction = common.load_mat(prediction_path, ["prediction"])["prediction"]
+    rows = file_io.load_mat(root / ORDER_PAIRS / f"{name}.mat", ["semantic_segment_label"])["semantic_segment_label"]
+    prediction = file_io.load_mat(prediction_path, ["prediction"])["prediction"]
     rows = rows.reshape(-1, 4).astype(int)
     scores = class_count + 1  # the classes and void
     if prediction.size != len(rows) * scores:
-        raise common.DataError(f"{prediction_path}: prediction {prediction.shape} does not hold {scores} scores for "
+        raise errors.DataError(f"{prediction_path}: prediction {prediction.shape} does not hold {scores} scores for "
                                f"each of the {len(rows)} pairs of {root / ORDER_PAIRS / name}.mat")
     prediction = prediction.reshape(len(rows), scores)
     return {tuple(row): int(np.argmax(scores)) for row, scores in zip(rows, prediction)}
@@ -176,14 +183,14 @@ def cut_by_order(landing, fill_region, original_index, class_id, front_of, relea
     return cut
 
 
-def outer_elision(canvas, label_index, shape, band_fraction=BANDS_512["outer"], classes=common.CITYSCAPES):
+def outer_elision(canvas, label_index, shape, classes, band_fraction=BANDS_512["outer"]):
     """Clear ground (road, sidewalk) and void pixels in a band around each object, beside and below it."""
     height, width = shape
-    context = np.isin(label_index, [c - 1 for c in classes.ids("ground")]) | (label_index == common.VOID_INDEX)
+    context = np.isin(label_index, [c - 1 for c in classes.ids("ground")]) | (label_index == class_table.VOID_INDEX)
     clear = np.zeros(shape, bool)
     band = canvas_ops.band_width(band_fraction, height)
     for class_id in classes.ids("objects"):
-        components, count = common.connected_components(label_index == class_id - 1)
+        components, count = matlab_image_ops.connected_components(label_index == class_id - 1)
         for component_id in range(1, count + 1):
             component = components == component_id
             rows, cols = np.nonzero(component)
@@ -198,8 +205,8 @@ def outer_elision(canvas, label_index, shape, band_fraction=BANDS_512["outer"], 
     return canvas
 
 
-def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=TRICKS, bands=BANDS_512,
-                   original_ordering_cut=False, classes=common.CITYSCAPES):
+def compose_canvas(layout_index, segments, front_of, source_label, rng, classes, tricks=TRICKS, bands=BANDS_512,
+                   original_ordering_cut=False):
     """(canvas HxWx3 float in 0..1, revised label index HxW) of one test image.
 
     layout_index: the query layout's class indices at the canvas size; front_of: read_order();
@@ -219,7 +226,7 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
             canvas[segments.remained_masks[j]] = 0
             continue
         class_id, query = segments.classes[j], segments.query_masks[j]
-        label[query | segments.pole_masks[j]] = common.VOID_INDEX
+        label[query | segments.pole_masks[j]] = class_table.VOID_INDEX
         piece, landing = segments.transferred[j], canvas_ops.content_mask(segments.transferred[j])
         untransformed = canvas_ops.content_mask(segments.answer[j])
         if (landing & query).sum() <= (untransformed & query).sum():
@@ -243,45 +250,45 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, tricks=T
         canvas = canvas_ops.paste(canvas, piece, region=landing)
 
     if "context_fill" in tricks:
-        void = label == common.VOID_INDEX
+        void = label == class_table.VOID_INDEX
         for class_id in classes.ids("context_fill"):
             label[void & (layout_index == class_id - 1)] = class_id - 1
     if "outer_elision" in tricks:
-        canvas = outer_elision(canvas, label, shape, bands["outer"], classes)
+        canvas = outer_elision(canvas, label, shape, classes, bands["outer"])
     return canvas, label
 
 
 def make_canvas(image_id, root, sizes, classes, level_name, aligner, tricks, original_ordering_cut, seed, train_ids):
     """(canvas, revised label index, Segments) of one test image."""
-    level = common.LEVELS[level_name]
+    level = data_root.LEVELS[level_name]
     shape = sizes.shape(level)
-    name = common.image_name(image_id)
-    layout = common.resize_nearest(common.read_label(root / LAYOUT_FOLDER / f"{name}.png", shape=sizes.shape(1),
+    name = data_root.image_name(image_id)
+    layout = matlab_image_ops.resize_nearest(labels.read_label(root / LAYOUT_FOLDER / f"{name}.png", shape=sizes.shape(1),
                                                      classes=classes), shape)
     segments = read_segments(root, image_id, sizes, level_name, aligner)
 
     def source_label(response_index):
         source_id = train_ids[response_index - 1]
-        path = root / "traindata" / common.clean_label_folder_at(level) / f"{common.image_name(source_id)}.png"
-        return common.resize_nearest(common.read_label(path, classes=classes), shape)
+        path = root / folders.clean_labels(level_name) / f"{data_root.image_name(source_id)}.png"
+        return matlab_image_ops.resize_nearest(labels.read_label(path, classes=classes), shape)
 
     canvas, label = compose_canvas(layout, segments, read_order(root, image_id, classes.count), source_label,
-                                   common.image_rng(seed, image_id), tricks, LEVEL_SETTINGS[level_name]["bands"],
-                                   original_ordering_cut, classes)
+                                   per_image_runner.image_rng(seed, image_id), classes, tricks,
+                                   LEVEL_SETTINGS[level_name]["bands"], original_ordering_cut)
     return canvas, label, segments
 
 
 def process_image(image_id, root, sizes, classes, level_name, **options):
     canvas, label, segments = make_canvas(image_id, root, sizes, classes, level_name, **options)
     mat_path, jpg_path = output_files(root, image_id, level_name)
-    common.write_image(jpg_path, np.round(canvas * 255).astype(np.uint8))
-    common.save_mat(mat_path, {"proposal": canvas.astype(np.float32), "answer": segments.answer,
-                               "label": common.index_to_label(label, classes)})
+    file_io.write_image(jpg_path, np.round(canvas * 255).astype(np.uint8))
+    file_io.save_mat(mat_path, {"proposal": canvas.astype(np.float32), "answer": segments.answer,
+                               "label": labels.index_to_label(label, classes)})
 
 
 def main(argv=None):
-    parser = common.step_parser(__doc__)
-    common.add_level_argument(parser)
+    parser = per_image_runner.step_parser(__doc__)
+    command_line.add_level_argument(parser)
     aligner = parser.add_mutually_exclusive_group()
     aligner.add_argument("--aligner", choices=tuple(ALIGNER_RESULTS), default=None,
                          help="whose aligned segments to paste: affine (transformation.py; the default at 256 and "
@@ -308,18 +315,18 @@ def main(argv=None):
              args.level, aligned, args.aligner, ordered, ", ".join(tricks) or "none")
     # canvases made from other network results or options are made again, not skipped
     canvases, previews = output_folders(root, args.level)
-    common.keep_outputs_made_from(
-        {"transformation_results": common.made_from(root / results) if results else None,
-         "ordering_predictions": common.made_from(root / ORDER_PREDICTIONS),
+    per_image_runner.keep_outputs_made_from(
+        {"transformation_results": per_image_runner.made_from(root / results) if results else None,
+         "ordering_predictions": per_image_runner.made_from(root / ORDER_PREDICTIONS),
          "options": {"aligner": args.aligner, "tricks": tricks, "original_ordering_cut": args.original_ordering_cut,
                      "seed": args.seed}},
         canvases, ".mat", also=[(previews, ".jpg")])
-    common.run_step(args, f"canvas {args.level}", LAYOUT_FOLDER, process_image,
+    per_image_runner.run_step(args, f"canvas {args.level}", LAYOUT_FOLDER, process_image,
                     lambda root_, image_id: output_files(root_, image_id, args.level),
                     level_name=args.level, aligner=args.aligner, tricks=tricks,
                     original_ordering_cut=args.original_ordering_cut, seed=args.seed,
-                    train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST))
+                    train_ids=data_root.list_image_ids(root / TRAIN_IMAGE_LIST))
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -12,16 +12,21 @@ The class order is the dataset's (traindata/order.mat) when present, else the Ci
 
 import numpy as np
 
+import class_table
+import command_line
+import data_root
+import file_io
+import folders
+import per_image_runner
 import segment_pairs
-import sims_common as common
 
-SEGMENT_FOLDER = "testdata/original_mask"
-LABEL_FOLDER = "testdata/label_refine"
-OUTPUT_FOLDER = "testdata/order"
+SEGMENT_FOLDER = folders.QUERY_SEGMENTS
+LABEL_FOLDER = folders.TEST_LABELS
+OUTPUT_FOLDER = folders.ORDER_INPUTS
 
 
 def output_file(root, image_id):
-    return [root / OUTPUT_FOLDER / f"{common.image_name(image_id)}.mat"]
+    return [root / OUTPUT_FOLDER / f"{data_root.image_name(image_id)}.mat"]
 
 
 def process_image(image_id, root, sizes, classes, order):
@@ -31,18 +36,18 @@ def process_image(image_id, root, sizes, classes, order):
     for j, k, first_class, second_class, first, second in segment_pairs.segment_pairs(masks, order):
         pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class, classes))
         rows.append((j, k, first_class, second_class))
-    common.save_mat(output_file(root, image_id)[0], {
-        "semantic_segment_mask": common.stack_for_mat(pair_masks, shape + (3,), np.uint8),
+    file_io.save_mat(output_file(root, image_id)[0], {
+        "semantic_segment_mask": file_io.stack_for_mat(pair_masks, shape + (3,), np.uint8),
         "semantic_segment_label": np.array(rows, np.float64).reshape(-1, 4),
     })
 
 
 def main(argv=None):
-    args = common.step_parser(__doc__).parse_args(argv)
+    args = per_image_runner.step_parser(__doc__).parse_args(argv)
     root = args.root.resolve()
-    common.run_step(args, "order test pairs", LABEL_FOLDER, process_image, output_file,
-                    order=common.class_order(root, common.load_classes(root)))
+    per_image_runner.run_step(args, "order test pairs", LABEL_FOLDER, process_image, output_file,
+                    order=class_table.class_order(root, class_table.load_classes(root)))
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

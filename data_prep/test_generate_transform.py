@@ -17,17 +17,24 @@ Writes testdata/transform/transform_<level>/NAME.mat at --level 256|512|1024 (de
 
 import numpy as np
 
+import class_table
+import command_line
+import data_root
+import errors
+import file_io
+import folders
+import matlab_image_ops
+import per_image_runner
 import segments
-import sims_common as common
 
-QUERY_FOLDER = "testdata/original_mask"
-SEARCH_FOLDER = "testdata/searched_top10_segments"
-TRAIN_IMAGE_LIST = "traindata/RGB256Full"  # response_index counts in this sorted list
+QUERY_FOLDER = folders.QUERY_SEGMENTS
+SEARCH_FOLDER = folders.retrieved_segments()
+TRAIN_IMAGE_LIST = folders.train_images("256")  # response_index counts in this sorted list
 
 
 def read_search(path, shape, count):
     """The search variables of one class, reshaped to K x N (MATLAB drops a trailing N of 1)."""
-    content = common.load_mat(path, ["proposal", "proposal_iou", "proposal_pole_mask", "response_index"])
+    content = file_io.load_mat(path, ["proposal", "proposal_iou", "proposal_pole_mask", "response_index"])
     topk = content["proposal_iou"].shape[0] if count else 0
     try:
         return (content["proposal"].reshape(shape + (3, topk, count)),
@@ -35,17 +42,17 @@ def read_search(path, shape, count):
                 content["proposal_pole_mask"].reshape(shape + (topk, count)),
                 content["response_index"].reshape(topk, count).astype(np.int64))
     except ValueError:
-        raise common.DataError(f"{path}: its arrays do not hold {count} query segments of "
+        raise errors.DataError(f"{path}: its arrays do not hold {count} query segments of "
                                f"{shape[0]}x{shape[1]} (does it belong to another query file?)") from None
 
 
 def output_file(root, image_id, level_name="512"):
-    return [root / "testdata" / "transform" / f"transform_{level_name}" / f"{common.image_name(image_id)}.mat"]
+    return [root / folders.transform_inputs(level_name) / f"{data_root.image_name(image_id)}.mat"]
 
 
 def process_image(image_id, root, sizes, classes, level_name, train_ids, order):
-    level1, level_shape = sizes.shape(1), sizes.shape(common.LEVELS[level_name])
-    image_folder = root / "traindata" / common.image_folder_at(common.LEVELS[level_name])
+    level1, level_shape = sizes.shape(1), sizes.shape(data_root.LEVELS[level_name])
+    image_folder = root / folders.train_images(level_name)
     kept = {key: [] for key in ("proposal", "mask", "class", "proposal_iou", "proposal_pole_mask",
                                 "response_index", "original_index")}
     remained = {key: [] for key in ("mask_remained", "class_remained", "original_index_remained")}
@@ -57,19 +64,19 @@ def process_image(image_id, root, sizes, classes, level_name, train_ids, order):
         proposal, iou, pole, response = read_search(segments.segment_file(root / SEARCH_FOLDER, class_id, image_id),
                                                     level1, count)
         for j in range(count):
-            query = common.resize_nearest(queries[:, :, j], level_shape)
+            query = matlab_image_ops.resize_nearest(queries[:, :, j], level_shape)
             best = int(np.argmax(iou[:, j])) if iou.shape[0] else 0
             # The retrieved shape is wherever the retrieved pixels are not black, as the original.
-            shape = common.resize_nearest(proposal[:, :, :, best, j].sum(axis=2) > 0, level_shape) if iou.shape[0] \
+            shape = matlab_image_ops.resize_nearest(proposal[:, :, :, best, j].sum(axis=2) > 0, level_shape) if iou.shape[0] \
                 else np.zeros(level_shape, bool)
             if shape.any() and queries[:, :, j].sum() > sizes.area_threshold:
                 train_id = train_ids[response[best, j] - 1]
-                source = common.read_image(image_folder / f"{common.image_name(train_id)}.png", shape=level_shape)
+                source = file_io.read_image(image_folder / f"{data_root.image_name(train_id)}.png", shape=level_shape)
                 kept["proposal"].append(source * shape[:, :, None])
                 kept["mask"].append(query)
                 kept["class"].append(class_id)
                 kept["proposal_iou"].append(iou[best, j])
-                kept["proposal_pole_mask"].append(common.resize_nearest(pole[:, :, best, j], level_shape))
+                kept["proposal_pole_mask"].append(matlab_image_ops.resize_nearest(pole[:, :, best, j], level_shape))
                 kept["response_index"].append(response[best, j])
                 kept["original_index"].append(j + 1)
                 all_class_flag.append((1, len(kept["class"])))
@@ -80,9 +87,9 @@ def process_image(image_id, root, sizes, classes, level_name, train_ids, order):
                 all_class_flag.append((2, len(remained["class_remained"])))
 
     def stack(values, dtype, tail=()):
-        return common.stack_for_mat(values, tail, dtype, first=True)
+        return file_io.stack_for_mat(values, tail, dtype, first=True)
 
-    common.save_mat(output_file(root, image_id, level_name)[0], {
+    file_io.save_mat(output_file(root, image_id, level_name)[0], {
         "proposal": stack(kept["proposal"], np.uint8, level_shape + (3,)),
         "mask": stack(kept["mask"], np.uint8, level_shape),
         "class": stack(kept["class"], np.uint8),
@@ -98,15 +105,15 @@ def process_image(image_id, root, sizes, classes, level_name, train_ids, order):
 
 
 def main(argv=None):
-    parser = common.step_parser(__doc__)
-    common.add_level_argument(parser)
+    parser = per_image_runner.step_parser(__doc__)
+    command_line.add_level_argument(parser)
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    common.run_step(args, f"transform test inputs {args.level}", "testdata/label_refine", process_image,
+    per_image_runner.run_step(args, f"transform test inputs {args.level}", folders.TEST_LABELS, process_image,
                     lambda root_, image_id: output_file(root_, image_id, args.level), level_name=args.level,
-                    train_ids=common.list_image_ids(root / TRAIN_IMAGE_LIST),
-                    order=common.class_order(root, common.load_classes(root)))
+                    train_ids=data_root.list_image_ids(root / TRAIN_IMAGE_LIST),
+                    order=class_table.class_order(root, class_table.load_classes(root)))
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

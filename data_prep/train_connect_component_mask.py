@@ -8,21 +8,27 @@ Unlike the original, every image is processed (it looped over the last one only)
 slice is written for the background.
 """
 
+import class_table
+import command_line
+import data_root
+import file_io
+import folders
+import labels
+import per_image_runner
 import segments
-import sims_common as common
 
-LABEL_FOLDER = "traindata/label_refine"
-IMAGE_FOLDER = "traindata/RGB256Full"
-OUTPUT_FOLDER = "traindata/original_segment"
+LABEL_FOLDER = folders.TRAIN_LABELS
+IMAGE_FOLDER = folders.train_images("256")
+OUTPUT_FOLDER = folders.MEMORY_BANK
 
 
 def process_image(image_id, root, sizes, classes, thin_merge=True):
-    name = common.image_name(image_id) + ".png"
-    index = common.read_label(root / LABEL_FOLDER / name, shape=sizes.shape(1), classes=classes)
-    rgb = common.read_image(root / IMAGE_FOLDER / name, shape=sizes.shape(1))
+    name = data_root.image_name(image_id) + ".png"
+    index = labels.read_label(root / LABEL_FOLDER / name, shape=sizes.shape(1), classes=classes)
+    rgb = file_io.read_image(root / IMAGE_FOLDER / name, shape=sizes.shape(1))
     for class_id in range(1, classes.count + 1):
-        library_mask, library_mask_pole = segments.class_segments(index, class_id, thin_merge, classes.ids("thin"))
-        common.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), {
+        library_mask, library_mask_pole = segments.class_segments(index, class_id, classes.ids("thin"), thin_merge)
+        file_io.save_mat(segments.segment_file(root / OUTPUT_FOLDER, class_id, image_id), {
             "library_img": segments.segment_pixels(rgb, library_mask),
             "library_mask": library_mask,
             "library_mask_pole": library_mask_pole,
@@ -30,15 +36,15 @@ def process_image(image_id, root, sizes, classes, thin_merge=True):
 
 
 def output_files(root, image_id):
-    return segments.segment_files(root / OUTPUT_FOLDER, image_id, common.load_classes(root).count)
+    return segments.segment_files(root / OUTPUT_FOLDER, image_id, class_table.load_classes(root).count)
 
 
 def main(argv=None):
-    parser = common.step_parser(__doc__)
+    parser = per_image_runner.step_parser(__doc__)
     segments.add_thin_merge_argument(parser)
     args = parser.parse_args(argv)
-    common.run_step(args, "training segments", LABEL_FOLDER, process_image, output_files, thin_merge=args.thin_merge)
+    per_image_runner.run_step(args, "training segments", LABEL_FOLDER, process_image, output_files, thin_merge=args.thin_merge)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -20,34 +20,40 @@ import logging
 
 import numpy as np
 
+import class_table
+import command_line
+import data_root
+import errors
+import file_io
+import folders
+import per_image_runner
 import segment_pairs
-import sims_common as common
 
-SEGMENT_FOLDER = "traindata/original_segment"
-DISPARITY_FOLDER = "traindata/disparity"
-LABEL_FOLDER = "traindata/label_refine"
-OUTPUT_FOLDER = "traindata/order"
-FREQUENCY_FILE = "traindata/order_frequency.mat"
-ORDER_FILE = "traindata/order.mat"
+SEGMENT_FOLDER = folders.MEMORY_BANK
+DISPARITY_FOLDER = folders.TRAIN_DISPARITY
+LABEL_FOLDER = folders.TRAIN_LABELS
+OUTPUT_FOLDER = folders.ORDER_TRAINING
+FREQUENCY_FILE = folders.ORDER_FREQUENCY
+ORDER_FILE = folders.CLASS_ORDER
 
 LOG = logging.getLogger("sims")
 
 
 def output_file(root, image_id):
-    return [root / OUTPUT_FOLDER / f"{common.image_name(image_id)}.mat"]
+    return [root / OUTPUT_FOLDER / f"{data_root.image_name(image_id)}.mat"]
 
 
 def disparity_file(root, image_id):
-    return root / DISPARITY_FOLDER / f"{common.image_name(image_id)}.png"
+    return root / DISPARITY_FOLDER / f"{data_root.image_name(image_id)}.png"
 
 
 def process_image(image_id, root, sizes, classes, planar_rule=True):
     shape = sizes.shape(1)
     disparity_path = disparity_file(root, image_id)
     if not disparity_path.exists():
-        LOG.warning("%s: no disparity map; image %s skipped", disparity_path, common.image_name(image_id))
+        LOG.warning("%s: no disparity map; image %s skipped", disparity_path, data_root.image_name(image_id))
         return
-    disparity = common.read_png16(disparity_path, shape=shape)
+    disparity = file_io.read_png16(disparity_path, shape=shape)
     masks = segment_pairs.class_masks(root / SEGMENT_FOLDER, image_id, shape, sizes.area_threshold, classes.count)
     pair_masks, fronts, pairs = [], [], []
     for j, k, first_class, second_class, first, second in segment_pairs.segment_pairs(
@@ -60,8 +66,8 @@ def process_image(image_id, root, sizes, classes, planar_rule=True):
         pair_masks.append(segment_pairs.pair_mask(first, second, first_class, second_class, classes))
         fronts.append(front)
         pairs.append((j, k, first_class, second_class))
-    common.save_mat(output_file(root, image_id)[0], {
-        "semantic_segment_mask": common.stack_for_mat(pair_masks, shape + (3,), np.uint8),
+    file_io.save_mat(output_file(root, image_id)[0], {
+        "semantic_segment_mask": file_io.stack_for_mat(pair_masks, shape + (3,), np.uint8),
         "semantic_segment_label": np.array(fronts, np.uint8).reshape(-1, 1),
         "semantic_segment_pair": np.array(pairs, np.float64).reshape(-1, 4),
     })
@@ -69,11 +75,11 @@ def process_image(image_id, root, sizes, classes, planar_rule=True):
 
 def read_pair_labels(path):
     """(pairs Nx4 [j, k, c1, c2], fronts N) of a training pair file."""
-    content = common.load_mat(path, ["semantic_segment_label", "semantic_segment_pair"])
+    content = file_io.load_mat(path, ["semantic_segment_label", "semantic_segment_pair"])
     pairs = content["semantic_segment_pair"].reshape(-1, 4).astype(int)
     fronts = content["semantic_segment_label"].reshape(-1).astype(int)
     if len(pairs) != len(fronts):
-        raise common.DataError(f"{path}: semantic_segment_pair and semantic_segment_label differ in length")
+        raise errors.DataError(f"{path}: semantic_segment_pair and semantic_segment_label differ in length")
     return pairs, fronts
 
 
@@ -100,23 +106,23 @@ def write_class_order(root, image_ids, classes):
         LOG.warning("class order: no training image has a disparity map; the class table's order stays in use")
         return
     counts = behind_counts(paths, classes.count)
-    order = common.class_order_from_frequency(counts, classes.order)
-    common.save_mat(root / FREQUENCY_FILE, {"frequency": counts.astype(np.float64)})
-    common.save_mat(root / ORDER_FILE, {"order": np.array(order, np.float64).reshape(1, -1)})
+    order = class_table.class_order_from_frequency(counts, classes.order)
+    file_io.save_mat(root / FREQUENCY_FILE, {"frequency": counts.astype(np.float64)})
+    file_io.save_mat(root / ORDER_FILE, {"order": np.array(order, np.float64).reshape(1, -1)})
     LOG.info("class order from %d pairs of %d images: %s", counts.sum(), len(paths),
              " ".join(classes.names[c - 1] for c in order))
 
 
 def main(argv=None):
-    parser = common.step_parser(__doc__)
+    parser = per_image_runner.step_parser(__doc__)
     parser.add_argument("--no-planar-rule", dest="planar_rule", action="store_false",
                         help="label by depth alone (the original puts objects in front of road, sidewalk, terrain)")
     args = parser.parse_args(argv)
-    common.run_step(args, "order training pairs", LABEL_FOLDER, process_image, output_file,
+    per_image_runner.run_step(args, "order training pairs", LABEL_FOLDER, process_image, output_file,
                     planar_rule=args.planar_rule)
     root = args.root.resolve()
-    write_class_order(root, common.list_image_ids(root / LABEL_FOLDER), common.load_classes(root))
+    write_class_order(root, data_root.list_image_ids(root / LABEL_FOLDER), class_table.load_classes(root))
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -24,10 +24,17 @@ import cv2
 import numpy as np
 
 import canvas as canvas_ops
+import class_table
 import colour_transfer
+import command_line
+import data_root
+import file_io
+import folders
+import labels
+import matlab_image_ops
+import per_image_runner
 import segment_index
 import segments
-import sims_common as common
 
 SETS = {"256": 5, "512": 5, "1024": 2}   # random sets per image at each level (num_files, num_folder)
 RANDOM_DRAWS = 100
@@ -35,17 +42,17 @@ COLOUR_TRANSFER_CHANCE = 0.2
 ELISION_BAND = 0.05       # of the image height
 ROTATION_DEGREES = 5.0    # the label's segment copy turns by up to +-2.5 degrees
 SUBPIXEL_SHIFT = 0.0675   # and moves by up to +-0.034 pixels (imtranslate, linear): it grows by a pixel
-LABEL_FOLDER = "traindata/label_refine"
-SEGMENT_FOLDER = "traindata/original_segment"
+LABEL_FOLDER = folders.TRAIN_LABELS
+SEGMENT_FOLDER = folders.MEMORY_BANK
 
 
 def output_folder(root, level_name):
-    return root / "traindata" / "synthesis" / f"traindata_synthesis_{level_name}_{2 * int(level_name)}"
+    return root / folders.synthesis_training(level_name)
 
 
 def set_files(root, image_id, level_name, set_number):
     """(canvas .mat, revised label .png) of one random set."""
-    folder, name = output_folder(root, level_name), common.image_name(image_id)
+    folder, name = output_folder(root, level_name), data_root.image_name(image_id)
     return (folder / "traindata_mat" / f"{set_number:02d}" / f"{name}.mat",
             folder / "traindata_label" / f"{set_number:02d}" / f"{name}.png")
 
@@ -97,7 +104,7 @@ def revise_label(label, perturbations):
     for class_id, query_up, spill in perturbations:
         revised[query_up & (label == class_id - 1)] = class_id - 1
         if spill is not None:
-            revised[spill & ~query_up] = common.VOID_INDEX
+            revised[spill & ~query_up] = class_table.VOID_INDEX
     return revised
 
 
@@ -119,10 +126,10 @@ def retrieve_piece(query, query_up, class_id, draws, index, root, level_shape, t
     row = index.best_in_images(query, draws)
     if row is None:
         return None, None, None
-    shape_up = common.resize_nearest(index.mask(row), level_shape)
+    shape_up = matlab_image_ops.resize_nearest(index.mask(row), level_shape)
     source_id = train_ids[index.image[row] - 1]
-    source_label = common.resize_nearest(
-        common.read_label(root / LABEL_FOLDER / f"{common.image_name(source_id)}.png", classes=classes), level_shape)
+    source_label = matlab_image_ops.resize_nearest(
+        labels.read_label(root / LABEL_FOLDER / f"{data_root.image_name(source_id)}.png", classes=classes), level_shape)
     return query_up & shape_up & (source_label == class_id - 1), shape_up, source_id
 
 
@@ -132,19 +139,19 @@ def image_segments(root, sizes, image_id, order, shape):
     for class_id in order:
         (masks,) = segments.read_segment_masks(segments.segment_file(root / SEGMENT_FOLDER, class_id, image_id),
                                                sizes.shape(1), names=("library_mask",))
-        found += [(class_id, masks[:, :, j] > 0, common.resize_nearest(masks[:, :, j] > 0, shape))
+        found += [(class_id, masks[:, :, j] > 0, matlab_image_ops.resize_nearest(masks[:, :, j] > 0, shape))
                   for j in range(masks.shape[2])]
     return found
 
 
 def process_image(image_id, root, sizes, classes, level_name, sets, seed, train_ids, index_folder, order,
                   colour_transfer_chance):
-    level = common.LEVELS[level_name]
+    level = data_root.LEVELS[level_name]
     shape = sizes.shape(level)
-    image_folder = root / "traindata" / common.image_folder_at(level)
-    name = common.image_name(image_id)
-    image = common.read_image(image_folder / f"{name}.png", shape=shape) / 255.0
-    label = common.resize_nearest(common.read_label(root / LABEL_FOLDER / f"{name}.png", shape=sizes.shape(1),
+    image_folder = root / folders.train_images(level_name)
+    name = data_root.image_name(image_id)
+    image = file_io.read_image(image_folder / f"{name}.png", shape=shape) / 255.0
+    label = matlab_image_ops.resize_nearest(labels.read_label(root / LABEL_FOLDER / f"{name}.png", shape=sizes.shape(1),
                                                     classes=classes), shape)
     index = segment_index.SegmentIndex(index_folder, sizes)
     others = np.array([p for p in range(1, len(train_ids) + 1) if train_ids[p - 1] != image_id])
@@ -154,7 +161,7 @@ def process_image(image_id, root, sizes, classes, level_name, sets, seed, train_
 
     for set_number in range(1, sets + 1):
         mat_path, label_path = set_files(root, image_id, level_name, set_number)
-        rng = common.image_rng(seed, image_id, set_number)
+        rng = per_image_runner.image_rng(seed, image_id, set_number)
         canvas = np.zeros(shape + (3,))
         perturbations = []
         for class_id, query, query_up in found:
@@ -167,21 +174,21 @@ def process_image(image_id, root, sizes, classes, level_name, sets, seed, train_
             if valid is not None:
                 recolour_from = None
                 if rng.random() < colour_transfer_chance:
-                    recolour_from = common.read_image(image_folder / f"{common.image_name(source_id)}.png",
+                    recolour_from = file_io.read_image(image_folder / f"{data_root.image_name(source_id)}.png",
                                                       shape=shape) / 255.0
                 piece = canvas_piece(image, valid, shape_up, query_up, recolour_from)
                 canvas = canvas_ops.paste(canvas, canvas_ops.elide(piece, band, rng, inside_only=False))
                 spill |= shape_up
             perturbations.append((class_id, query_up, spill | perturbed_copy(query_up, rng)))
-        common.save_mat(mat_path, {"proposal": np.round(canvas * 255).astype(np.uint8),
+        file_io.save_mat(mat_path, {"proposal": np.round(canvas * 255).astype(np.uint8),
                                    "mask": np.clip(coverage, 0, 255).astype(np.uint8)})
-        common.write_image(label_path, common.index_to_label(revise_label(label, perturbations), classes))
+        file_io.write_image(label_path, labels.index_to_label(revise_label(label, perturbations), classes))
 
 
 def main(argv=None):
-    parser = common.step_parser(__doc__)
-    common.add_level_argument(parser)
-    parser.add_argument("--sets", type=common.positive_int,
+    parser = per_image_runner.step_parser(__doc__)
+    command_line.add_level_argument(parser)
+    parser.add_argument("--sets", type=command_line.positive_int,
                         help="random sets per image (default: the original's 5 at 256 and 512, 2 at 1024)")
     parser.add_argument("--colour-transfer-chance", type=float, default=COLOUR_TRANSFER_CHANCE,
                         help="share of pieces given the retrieved image's colours (default 0.2)")
@@ -190,14 +197,14 @@ def main(argv=None):
     if args.sets is None:
         args.sets = SETS[args.level]
     root = args.root.resolve()
-    index_folder = segment_index.prepare_index(root, common.load_sizes(root))
-    common.run_step(args, f"synthesis training canvases {args.level}", LABEL_FOLDER, process_image,
+    index_folder = segment_index.prepare_index(root, data_root.load_sizes(root))
+    per_image_runner.run_step(args, f"synthesis training canvases {args.level}", LABEL_FOLDER, process_image,
                     lambda root_, image_id: output_files(root_, image_id, args.level, args.sets),
                     level_name=args.level, sets=args.sets, seed=args.seed,
                     colour_transfer_chance=args.colour_transfer_chance,
-                    order=common.class_order(root, common.load_classes(root)),
-                    train_ids=common.list_image_ids(root / segment_index.TRAIN_IMAGE_FOLDER), index_folder=index_folder)
+                    order=class_table.class_order(root, class_table.load_classes(root)),
+                    train_ids=data_root.list_image_ids(root / segment_index.TRAIN_IMAGE_FOLDER), index_folder=index_folder)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -15,15 +15,20 @@ import math
 import cv2
 import numpy as np
 
+import command_line
+import data_root
+import file_io
+import folders
+import matlab_image_ops
+import per_image_runner
 import segments
-import sims_common as common
 
 SETS = 2
 SCALE_SPREAD = 0.2        # scale = 1 + (rand - 0.5) * 0.2
 SHIFT_FRACTION = 1 / 16   # shift = round((rand - 0.5) * size / 16)
-SEGMENT_FOLDER = "traindata/original_segment"
-IMAGE_FOLDER = "traindata/RGB512Full"
-OUTPUT_FOLDER = "traindata/transform/transform_512"
+SEGMENT_FOLDER = folders.MEMORY_BANK
+IMAGE_FOLDER = folders.train_images("512")
+OUTPUT_FOLDER = folders.TRANSFORM_TRAINING
 
 
 def matlab_round(x):
@@ -66,26 +71,26 @@ def to_uint8(image):
 
 
 def output_files(root, image_id, sets=SETS):
-    return [root / OUTPUT_FOLDER / f"{s:02d}" / f"{common.image_name(image_id)}.mat" for s in range(1, sets + 1)]
+    return [root / OUTPUT_FOLDER / f"{s:02d}" / f"{data_root.image_name(image_id)}.mat" for s in range(1, sets + 1)]
 
 
 def process_image(image_id, root, sizes, classes, sets, seed):
     level2 = sizes.shape(2)
-    image = common.read_image(root / IMAGE_FOLDER / f"{common.image_name(image_id)}.png", shape=level2) / 255.0
+    image = file_io.read_image(root / IMAGE_FOLDER / f"{data_root.image_name(image_id)}.png", shape=level2) / 255.0
     masks = []
     for class_id in range(1, classes.count + 1):
         path = segments.segment_file(root / SEGMENT_FOLDER, class_id, image_id)
         (library_mask,) = segments.read_segment_masks(path, sizes.shape(1), names=("library_mask",))
-        masks += [common.resize_nearest(library_mask[:, :, j], level2) > 0 for j in range(library_mask.shape[2])
+        masks += [matlab_image_ops.resize_nearest(library_mask[:, :, j], level2) > 0 for j in range(library_mask.shape[2])
                   if library_mask[:, :, j].sum() > sizes.area_threshold]
     # the cuts, their masks and targets are the same in every set; only the perturbation is drawn
     cuts = [image * mask[:, :, None] for mask in masks]
-    mask_stack = common.stack_for_mat(masks, level2, np.uint8, first=True)
-    target_stack = common.stack_for_mat(map(to_uint8, cuts), level2 + (3,), np.uint8, first=True)
+    mask_stack = file_io.stack_for_mat(masks, level2, np.uint8, first=True)
+    target_stack = file_io.stack_for_mat(map(to_uint8, cuts), level2 + (3,), np.uint8, first=True)
     for set_number, path in enumerate(output_files(root, image_id, sets), start=1):
-        rng = common.image_rng(seed, image_id, set_number)
-        common.save_mat(path, {
-            "proposal": common.stack_for_mat((to_uint8(perturb(cut, mask, rng)) for cut, mask in zip(cuts, masks)),
+        rng = per_image_runner.image_rng(seed, image_id, set_number)
+        file_io.save_mat(path, {
+            "proposal": file_io.stack_for_mat((to_uint8(perturb(cut, mask, rng)) for cut, mask in zip(cuts, masks)),
                                              level2 + (3,), np.uint8, first=True),
             "mask": mask_stack,
             "proposal_gt": target_stack,
@@ -93,13 +98,13 @@ def process_image(image_id, root, sizes, classes, sets, seed):
 
 
 def main(argv=None):
-    parser = common.step_parser(__doc__)
+    parser = per_image_runner.step_parser(__doc__)
     parser.add_argument("--sets", type=int, default=SETS, help="random sets per image (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    common.run_step(args, "transform training pairs", IMAGE_FOLDER, process_image,
+    per_image_runner.run_step(args, "transform training pairs", IMAGE_FOLDER, process_image,
                     lambda root, image_id: output_files(root, image_id, args.sets), sets=args.sets, seed=args.seed)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

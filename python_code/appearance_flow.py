@@ -18,14 +18,16 @@ LEARNING_RATE = 1e-4       # the transformer's 1e-5 barely moves a field that st
 SMOOTHNESS_WEIGHT = 1.0    # x the mean |difference| of neighbouring offsets (pixels per pixel)
 EPOCHS = 100
 SAVE_EVERY = 200           # steps between checkpoints
-MODEL_FOLDER = "trainedmodels/appearance_flow"
-RESULT_FOLDER = "result/transform/appearance_flow_512"
 
-import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import command_line  # noqa: E402
 import distribution  # noqa: E402
-import sims_common as common  # noqa: E402
+import folders  # noqa: E402
+import training  # noqa: E402
 import transformation  # noqa: E402  (the same data, read and written the same way)
 from flow_network import FlowNetwork, batch_losses  # noqa: E402
+
+MODEL_FOLDER, RESULT_FOLDER = folders.FLOW_MODEL, folders.FLOW_TRANSFORMED   # its folders (folders.py)
 
 
 def train(args, steps):
@@ -33,9 +35,9 @@ def train(args, steps):
     with args.strategy.scope():
         network = FlowNetwork(input_scale=2, class_count=args.classes.count)
         optimizer = distribution.adam(args.learning_rate)
-    training.train(args, args.root / MODEL_FOLDER, "appearance flow", network, optimizer, steps, read_sample,
-                   lambda batch: batch_losses(network, batch, args.smoothness_weight),
-                   options={"smoothness_weight": args.smoothness_weight})
+    training.train(args, training.TrainingJob("appearance flow", args.root / MODEL_FOLDER, network, optimizer,
+                                              read_sample, lambda batch: batch_losses(network, batch, args.smoothness_weight),
+                                              options={"smoothness_weight": args.smoothness_weight}), steps)
 
 
 def test(args):
@@ -47,13 +49,13 @@ def test(args):
 
 def main(argv=None):
     def flow_options(parser):
-        parser.add_argument("--smoothness-weight", type=common.non_negative_float, default=SMOOTHNESS_WEIGHT,
+        parser.add_argument("--smoothness-weight", type=command_line.non_negative_float, default=SMOOTHNESS_WEIGHT,
                             help=f"weight of the offsets' total variation (default {SMOOTHNESS_WEIGHT:g})")
 
-    args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate",
-                                    SAVE_EVERY, flow_options)
-    training.run_phase(args, EPOCHS, args.root / transformation.TRAIN_IMAGES, train, test)
+    script = training.NetworkScript(__doc__, EPOCHS, SAVE_EVERY, transformation.TRAIN_IMAGES,
+                                    learning_rate=LEARNING_RATE, add_arguments=flow_options)
+    training.main(script, training_phase, argv, train, test)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

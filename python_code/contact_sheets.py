@@ -14,7 +14,10 @@ import logging
 
 import numpy as np
 
-import sims_common as common
+import data_root
+import errors
+import file_io
+import folders
 
 LOG = logging.getLogger("sims")
 OVERVIEW_IMAGES = 12   # rows of the overview
@@ -36,27 +39,27 @@ def contact_sheet(panels):
 
 def write_contact_sheets(root, level_name, shape):
     """Write the contact sheets and the overview of a level; returns how many images they show."""
-    canvas_folder = root / "testdata" / "synthesis" / f"transform_order_{level_name}"
-    result_folder = root / "result" / "synthesis" / f"transform_order_{level_name}"
-    parametric_folder = root / "result" / "synthesis_parametric" / f"transform_order_{level_name}"
-    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[level_name])
+    canvas_folder = root / folders.canvases(level_name)
+    result_folder = root / folders.synthesized(level_name)
+    parametric_folder = root / folders.synthesized(level_name, parametric=True)
+    truth_folder = root / folders.test_images(level_name)
     sheets = []
-    image_ids = common.list_image_ids(result_folder)
+    image_ids = data_root.list_image_ids(result_folder)
     for image_id in image_ids:
-        name = common.image_name(image_id)
-        content = common.load_mat(canvas_folder / f"{name}.mat", ["proposal", "label"])
+        name = data_root.image_name(image_id)
+        content = file_io.load_mat(canvas_folder / f"{name}.mat", ["proposal", "label"])
         truth_path = truth_folder / f"{name}.png"
-        truth = common.read_image(truth_path, shape=shape) if truth_path.exists() else np.full(shape + (3,), 128, np.uint8)
+        truth = file_io.read_image(truth_path, shape=shape) if truth_path.exists() else np.full(shape + (3,), 128, np.uint8)
         panels = [content["label"], np.round(np.clip(content["proposal"], 0, 1) * 255).astype(np.uint8),
-                  common.read_image(result_folder / f"{name}.png", shape=shape)]
+                  file_io.read_image(result_folder / f"{name}.png", shape=shape)]
         if (parametric_folder / f"{name}.png").exists():
-            panels.append(common.read_image(parametric_folder / f"{name}.png", shape=shape))
+            panels.append(file_io.read_image(parametric_folder / f"{name}.png", shape=shape))
         sheet = contact_sheet(panels + [truth])
-        common.write_image(root / "result" / "contact_sheets" / f"{name}.jpg", sheet)
+        file_io.write_image(root / folders.CONTACT_SHEETS / f"{name}.jpg", sheet)
         if len(sheets) < 2 * OVERVIEW_IMAGES:
             sheets += [sheet, np.full((GAP, sheet.shape[1], 3), 255, np.uint8)]
     if not sheets:
-        raise common.DataError(f"{result_folder}: no synthesized images; run the synthesis test phase first")
-    common.write_image(root / "result" / "overview.jpg", np.concatenate(sheets[:-1], axis=0))
-    LOG.info("contact sheets in %s, overview %s", root / "result" / "contact_sheets", root / "result" / "overview.jpg")
+        raise errors.DataError(f"{result_folder}: no synthesized images; run the synthesis test phase first")
+    file_io.write_image(root / folders.OVERVIEW, np.concatenate(sheets[:-1], axis=0))
+    LOG.info("contact sheets in %s, overview %s", root / folders.CONTACT_SHEETS, root / folders.OVERVIEW)
     return len(image_ids)

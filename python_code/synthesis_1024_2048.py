@@ -25,8 +25,8 @@ def learning_rate(epoch):   # the original's: 1e-4 throughout
     return 1e-4
 
 
-import training  # noqa: E402,F401  (first: quiets TensorFlow's start-up, sets up the data_prep path)
-import sims_common as common  # noqa: E402
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import command_line  # noqa: E402
 import synthesis  # noqa: E402
 
 CONFIG = synthesis.Config(level=LEVEL, learning_rate=learning_rate, epochs=EPOCHS, sets=SETS,
@@ -40,4 +40,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -22,7 +22,6 @@ from network_blocks import ConvStack, glorot_uniform, pool
 
 ENCODER = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512), (3, 512))
 DECODER_WIDTHS = (256, 512, 512, 512, 512, 512)    # g_decoder_conv1 .. g_decoder_conv6
-CITYSCAPES_CLASS_COUNT = 19
 SCALES = {1: 1, 2: 2, 4: 4}
 # CRN loss: (layer, weight); the label is resized to each layer's size.
 LOSS_WEIGHTS = (("input", 1.0), ("conv1_2", 1 / 2.6), ("conv2_2", 1 / 4.8), ("conv3_2", 1 / 3.7),
@@ -61,7 +60,7 @@ class OutputConv(tf.Module):
 
 
 class SynthesisNetwork(tf.Module):
-    def __init__(self, level, class_count=CITYSCAPES_CLASS_COUNT):
+    def __init__(self, level, class_count):
         super().__init__(name=f"synthesis_{level}")
         self.level, self.scale, self.class_count = level, SCALES[level], class_count
         inputs, logits = class_count + 5, class_count + 1

@@ -28,7 +28,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
 
-import sims_common as common  # noqa: E402
+import class_table  # noqa: E402
+import command_line  # noqa: E402
+import data_root  # noqa: E402
+import errors  # noqa: E402
+import file_io  # noqa: E402
+import folders  # noqa: E402
+import labels  # noqa: E402
+import matlab_image_ops  # noqa: E402
 from contact_sheets import GAP, contact_sheet  # noqa: E402
 
 LOG = logging.getLogger("sims")
@@ -41,21 +48,21 @@ def place_layouts(layouts, work, sizes, classes):
     """Write the readable layouts as the work root's test layouts; returns {id: name}."""
     paths = sorted(path for path in Path(layouts).iterdir() if path.suffix.lower() == ".png")
     if not paths:
-        raise common.DataError(f"{layouts}: no layout PNGs")
+        raise errors.DataError(f"{layouts}: no layout PNGs")
     names = {}
     for path in paths:
-        index, unknown = common.label_to_index(common.read_image(path), classes)
+        index, unknown = labels.label_to_index(file_io.read_image(path), classes)
         if unknown:
             LOG.error("%s: %d pixels have colours outside the class table; layout skipped", path, unknown)
             continue
-        image_id = common.FIRST_TEST_ID + len(names)
-        layout = common.resize_nearest(index, sizes.shape(1))
-        for folder, level in (("label_refine", 1), ("label_refine_512", 2)):  # as the test set has them
-            common.write_image(work / "testdata" / folder / f"{common.image_name(image_id)}.png",
-                               common.index_to_label(common.resize_nearest(layout, sizes.shape(level)), classes))
+        image_id = data_root.FIRST_TEST_ID + len(names)
+        layout = matlab_image_ops.resize_nearest(index, sizes.shape(1))
+        for folder, level in ((folders.TEST_LABELS, 1), (folders.TEST_LABELS_512, 2)):  # as the test set has them
+            file_io.write_image(work / folder / f"{data_root.image_name(image_id)}.png",
+                               labels.index_to_label(matlab_image_ops.resize_nearest(layout, sizes.shape(level)), classes))
         names[image_id] = path.stem
     if not names:
-        raise common.DataError(f"{layouts}: no layout uses only the class table's colours")
+        raise errors.DataError(f"{layouts}: no layout uses only the class table's colours")
     return names
 
 
@@ -64,7 +71,7 @@ def make_work_root(root, work):
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    shutil.copy(common.dataset_json_path(root), work / "dataset.json")
+    shutil.copy(data_root.dataset_json_path(root), work / "dataset.json")
     for name in LINKED:
         if (root / name).exists():
             (work / name).symlink_to((root / name).resolve(), target_is_directory=True)
@@ -75,33 +82,33 @@ def run(script, work, *arguments):
     LOG.info("%s %s", script, " ".join(map(str, arguments)))
     finished = subprocess.run([sys.executable, str(REPOSITORY / script), "--root", str(work), *map(str, arguments)])
     if finished.returncode != 0:
-        raise common.DataError(f"{REPOSITORY / script}: failed on the layouts (its message is above)")
+        raise errors.DataError(f"{REPOSITORY / script}: failed on the layouts (its message is above)")
 
 
 def write_outputs(work, out, names, level_name, sizes):
-    shape = sizes.shape(common.LEVELS[level_name])
+    shape = sizes.shape(data_root.LEVELS[level_name])
     rows = []
     for image_id, name in names.items():
-        file_name = f"{common.image_name(image_id)}"
-        synthesized = common.read_image(work / "result" / "synthesis" / f"transform_order_{level_name}" / f"{file_name}.png")
-        common.write_image(out / f"{name}.png", synthesized)
-        canvas = common.load_mat(work / "testdata" / "synthesis" / f"transform_order_{level_name}" / f"{file_name}.mat",
+        file_name = f"{data_root.image_name(image_id)}"
+        synthesized = file_io.read_image(work / folders.synthesized(level_name) / f"{file_name}.png")
+        file_io.write_image(out / f"{name}.png", synthesized)
+        canvas = file_io.load_mat(work / folders.canvases(level_name) / f"{file_name}.mat",
                                  ["proposal"])["proposal"]
-        layout = common.resize_nearest(common.read_image(work / "testdata" / "label_refine" / f"{file_name}.png"), shape)
+        layout = matlab_image_ops.resize_nearest(file_io.read_image(work / folders.TEST_LABELS / f"{file_name}.png"), shape)
         rows.append(contact_sheet([layout, np.round(canvas * 255).astype(np.uint8), synthesized]))
     gap = np.full((GAP, rows[0].shape[1], 3), 255, np.uint8)
-    common.write_image(out / "contact_sheet.jpg", np.concatenate([part for row in rows for part in (row, gap)][:-1]))
+    file_io.write_image(out / "contact_sheet.jpg", np.concatenate([part for row in rows for part in (row, gap)][:-1]))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["id", "name"])
-    writer.writerows([common.image_name(image_id), name] for image_id, name in names.items())
-    common.write_bytes_atomic(out / "layouts.csv", text.getvalue().encode())
+    writer.writerows([data_root.image_name(image_id), name] for image_id, name in names.items())
+    file_io.write_bytes_atomic(out / "layouts.csv", text.getvalue().encode())
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--layouts", type=Path, required=True, help="folder of colour label PNGs")
-    common.add_root_argument(parser)
+    command_line.add_root_argument(parser)
     parser.add_argument("--level", choices=sorted(SYNTHESIS_SCRIPTS), default="512",
                         help="synthesis level (its model must be trained; default 512)")
     parser.add_argument("--out", type=Path, help="output folder (default ROOT/result/own_layouts)")
@@ -109,21 +116,21 @@ def main(argv=None):
     root = args.root.resolve()
     out = (args.out or root / "result" / "own_layouts").resolve()
     work = out / "work"
-    sizes, classes = common.load_sizes(root), common.load_classes(root)
-    if not common.dataset_json_path(root).exists():
-        raise common.DataError(f"{common.dataset_json_path(root)}: not a prepared data root")
+    sizes, classes = data_root.load_sizes(root), class_table.load_classes(root)
+    if not data_root.dataset_json_path(root).exists():
+        raise errors.DataError(f"{data_root.dataset_json_path(root)}: not a prepared data root")
 
     if not args.layouts.is_dir():
-        raise common.DataError(f"{args.layouts}: folder not found")
+        raise errors.DataError(f"{args.layouts}: folder not found")
     make_work_root(root, work)
     names = place_layouts(args.layouts, work, sizes, classes)
-    LOG.info("%d layouts placed in %s", len(names), work / "testdata" / "label_refine")
+    LOG.info("%d layouts placed in %s", len(names), work / folders.TEST_LABELS)
     for step in ("test_connect_component_mask", "search_segments", "test_generate_order"):
         run(f"data_prep/{step}.py", work)
     run("data_prep/test_generate_transform.py", work)
-    if (root / "trainedmodels" / "transform").is_dir():
+    if (root / folders.TRANSFORM_MODEL).is_dir():
         run("python_code/transformation.py", work, "--test")
-    if (root / "trainedmodels" / "order").is_dir():
+    if (root / folders.ORDER_MODEL).is_dir():
         run("python_code/order.py", work, "--test")
     if args.level != "512":
         run("data_prep/test_generate_transform.py", work, "--level", args.level)
@@ -134,4 +141,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

@@ -1,65 +1,105 @@
-"""What every network script does around its maths: paths into the data root, checkpoints that
-resume, TensorBoard logs, a progress bar, and one-line errors (shared by transformation.py,
-order.py and the synthesis scripts).
+"""What every network script does around its maths: its command line, paths into the data root,
+checkpoints that resume, TensorBoard logs, a progress bar, and one-line errors (used by
+transformation.py, order.py, appearance_flow.py and the synthesis scripts).
+
+A script describes itself once (NetworkScript) and hands that, with its train and test functions,
+to main(); its train function describes one run (TrainingJob) and hands it to train().
 """
 
+import script_setup  # noqa: F401  (first: data_prep on the path, TensorFlow loaded quietly)
+
 import argparse
+import dataclasses
 import fractions
 import hashlib
 import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any, Callable, Optional
 
-import quiet_tensorflow
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+from tqdm import tqdm
 
-tf = quiet_tensorflow.import_tensorflow()   # before anything else loads TensorFlow noisily
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from tensorflow.core.framework import summary_pb2  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_prep"))
-import sims_common as common  # noqa: E402
-import distribution  # noqa: E402
-import input_pipeline  # noqa: E402
+import class_table
+import command_line
+import data_root
+import distribution
+import errors
+import file_io
+import input_pipeline
+import per_image_runner
 
 LOG = logging.getLogger("sims")
-logging.getLogger("absl").setLevel(logging.WARNING)  # checkpointing logs timings at INFO
-logging.getLogger("tensorflow").setLevel(logging.WARNING)  # tf.distribute logs every all-reduce it plans
 
 
-def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help, save_every,
-                    add_arguments=None):
+@dataclasses.dataclass(frozen=True)
+class NetworkScript:
+    """What a network script tells main() about itself."""
+
+    doc: str                      # the script's docstring; its first line describes the command line
+    epochs: int                   # the length of training without --epochs or --max-steps
+    save_every: int               # default steps between checkpoints
+    training_folder: str          # under the data root: one file per training image (counts them)
+    training_suffix: str = ".png"
+    learning_rate: Optional[float] = None   # a fixed rate; None: the script follows its epoch schedule
+    learning_rate_help: str = "Adam's learning rate"
+    add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None   # the script's own options
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingJob:
+    """One training run, as a script's train function sets it up for train()."""
+
+    name: str                     # of the progress bar and the log lines
+    folder: Path                  # checkpoints, TensorBoard logs, the records of classes and options
+    network: Any                  # made in args.strategy.scope(), as the optimizer
+    optimizer: Any
+    read_sample: Callable         # global sample index -> {name: array} (input_pipeline)
+    batch_losses: Callable        # batch -> ({term: per-sample values}, {name: output}) (make_train_step)
+    learning_rate_at: Optional[Callable[[int], float]] = None   # sets and returns the rate of a step
+    samples_can_be_empty: bool = True   # a sample of weight 0 has nothing to learn from
+    options: dict = dataclasses.field(default_factory=dict)   # options a resumed run must keep
+
+
+def main(script, training_phase, argv, train, test):
+    """The whole run of a network script: its command line, then train(args, steps) or test(args)."""
+    args = parse_arguments(script, training_phase, argv)
+    run_phase(args, script, train, test)
+
+
+def parse_arguments(script, training_phase, argv):
     """The command line of a network script: --train / --test override the script's
-    training_phase; --root, --max-steps, --epochs, --seed, --learning-rate, --save-every, and where
-    and how to train (distribution.add_arguments). Adds root (resolved), sizes, classes and, for
-    training, the tf.distribute strategy; seeds TensorFlow for training so that initial weights are
-    reproducible."""
-    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    training_phase; --root, --max-steps, --epochs, --seed, --learning-rate, --save-every, where
+    and how to train (distribution.add_arguments), and the script's own options. Adds root
+    (resolved), sizes, classes and, for training, the tf.distribute strategy; seeds TensorFlow for
+    training so that initial weights are reproducible."""
+    parser = argparse.ArgumentParser(description=script.doc.strip().splitlines()[0])
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--train", dest="training_phase", action="store_true", default=training_phase,
                        help="train (overrides training_phase at the top of the script)")
     phase.add_argument("--test", dest="training_phase", action="store_false", help="run the test phase")
-    common.add_root_argument(parser)
+    command_line.add_root_argument(parser)
     parser.add_argument("--epochs", type=int, help="passes over the training images")
     parser.add_argument("--max-steps", type=int, help="stop training after this many steps in all")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
-    parser.add_argument("--learning-rate", type=float, default=learning_rate, help=learning_rate_help)
-    if learning_rate is None:  # the script follows an epoch schedule
-        parser.add_argument("--schedule-steps", type=common.positive_int,
+    parser.add_argument("--learning-rate", type=float, default=script.learning_rate, help=script.learning_rate_help)
+    if script.learning_rate is None:  # the script follows an epoch schedule
+        parser.add_argument("--schedule-steps", type=command_line.positive_int,
                             help="run the script's whole learning-rate schedule (all its epochs) in this many "
                                  "steps, for short runs; by default an epoch is one pass over the training images")
-    parser.add_argument("--save-every", type=int, default=save_every,
-                        help=f"steps between checkpoints (default {save_every})")
+    parser.add_argument("--save-every", type=int, default=script.save_every,
+                        help=f"steps between checkpoints (default {script.save_every})")
     distribution.add_arguments(parser)
-    if add_arguments:
-        add_arguments(parser)
+    if script.add_arguments:
+        script.add_arguments(parser)
     args = parser.parse_args(argv)
     args.root = args.root.resolve()
-    args.sizes = common.load_sizes(args.root)
-    args.classes = common.load_classes(args.root)
+    args.sizes = data_root.load_sizes(args.root)
+    args.classes = class_table.load_classes(args.root)
     # the policy is process-wide: set it either way, so that a run never inherits another's
     keras.mixed_precision.set_global_policy("float32")
     args.strategy = tf.distribute.get_strategy()
@@ -72,15 +112,16 @@ def parse_arguments(doc, training_phase, argv, learning_rate, learning_rate_help
     return args
 
 
-def run_phase(args, default_epochs, training_folder, train, test, suffix=".png"):
+def run_phase(args, script, train, test):
     """train(args, steps) for --max-steps or --epochs passes over the training images (the files
-    of training_folder) when the phase is training, else test(args)."""
+    of the script's training folder) when the phase is training, else test(args)."""
     if args.training_phase:
-        images = len(common.list_image_ids(training_folder, suffix=suffix))
+        training_folder = args.root / script.training_folder
+        images = len(data_root.list_image_ids(training_folder, suffix=script.training_suffix))
         if 0 < images < args.batch_size:
-            raise common.DataError(f"{training_folder}: --batch-size {args.batch_size} is larger than its "
+            raise errors.DataError(f"{training_folder}: --batch-size {args.batch_size} is larger than its "
                                    f"{images} training images")
-        train(args, total_steps(args, default_epochs, images))
+        train(args, total_steps(args, script.epochs, images))
     else:
         test(args)
 
@@ -205,24 +246,23 @@ def make_train_step(strategy, network, optimizer, batch_losses, jit=False, sampl
     return train_step
 
 
-def train(args, folder, description, network, optimizer, steps, read_sample, batch_losses,
-          learning_rate_at=None, samples_can_be_empty=True, options=None):
+def train(args, job, steps):
     """Train until `steps` steps are done in all, on --batch-size samples a step, read by the input
-    pipeline (input_pipeline) from read_sample(index), with the loss of make_train_step.
+    pipeline (input_pipeline) from job.read_sample(index), with the loss of make_train_step.
 
-    network and optimizer must have been made in args.strategy.scope(). learning_rate_at(step), when
-    given, sets the rate of each step. Checkpoints (network, optimizer, step) go to `folder` every
-    --save-every steps and at the end; a run that finds one continues from it, when it was trained
-    with the same class table, batch size and `options` ({name: value} of the script's options that
-    change what a step computes; check_classes, check_training_options). Scalars (and a
-    network's "sample" output every IMAGE_EVERY steps) go to TensorBoard logs in folder/logs. On a
-    multi-worker run only the chief writes into `folder`.
+    job.learning_rate_at(step), when given, sets the rate of each step. Checkpoints (network,
+    optimizer, step) go to job.folder every --save-every steps and at the end; a run that finds one
+    continues from it, when it was trained with the same class table, batch size and job.options
+    ({name: value} of the script's options that change what a step computes; check_classes,
+    check_training_options). Scalars (and a network's "sample" output every IMAGE_EVERY steps) go
+    to TensorBoard logs in folder/logs. On a multi-worker run only the chief writes into the folder.
     """
-    strategy, folder, batch_size = args.strategy, Path(folder), args.batch_size
+    network, optimizer, read_sample, description = job.network, job.optimizer, job.read_sample, job.name
+    strategy, folder, batch_size = args.strategy, Path(job.folder), args.batch_size
     chief = distribution.is_chief(strategy)
     check_classes(folder, args.classes, training_starts=chief)
-    check_training_options(folder, {"batch_size": batch_size, **(options or {})}, training_starts=chief)
-    train_step = make_train_step(strategy, network, optimizer, batch_losses, args.jit, samples_can_be_empty)
+    check_training_options(folder, {"batch_size": batch_size, **job.options}, training_starts=chief)
+    train_step = make_train_step(strategy, network, optimizer, job.batch_losses, args.jit, job.samples_can_be_empty)
     with strategy.scope():
         step = tf.Variable(0, dtype=tf.int64, name="step")
     checkpoint = tf.train.Checkpoint(network=network, optimizer=distribution.checkpointed_optimizer(optimizer),
@@ -243,7 +283,7 @@ def train(args, folder, description, network, optimizer, steps, read_sample, bat
         try:
             for batch in batches:
                 current = int(step.numpy())
-                rate = learning_rate_at(current) if learning_rate_at else None
+                rate = job.learning_rate_at(current) if job.learning_rate_at else None
                 terms, outputs = train_step(batch, batch_size)
                 step.assign_add(1)
                 if terms is not None:
@@ -276,7 +316,7 @@ def check_training_options(folder, options, training_starts=False):
     record = Path(folder) / TRAINING_OPTIONS_RECORD
     if tf.train.latest_checkpoint(str(folder)) is None:
         if training_starts:
-            common.write_bytes_atomic(record, json.dumps(options, indent=1).encode())
+            file_io.write_bytes_atomic(record, json.dumps(options, indent=1).encode())
         return
     recorded = {}   # folders trained before the record had the defaults
     if record.exists():
@@ -284,11 +324,11 @@ def check_training_options(folder, options, training_starts=False):
             recorded = json.loads(record.read_text())
             recorded.items()
         except (OSError, ValueError, AttributeError) as error:
-            raise common.DataError(f"{record}: not a training-options record ({error})") from None
+            raise errors.DataError(f"{record}: not a training-options record ({error})") from None
     for name, value in options.items():
         before = recorded.get(name, TRAINING_OPTION_DEFAULTS.get(name))
         if before != value:
-            raise common.DataError(f"{record}: this model folder was trained with --{name.replace('_', '-')} "
+            raise errors.DataError(f"{record}: this model folder was trained with --{name.replace('_', '-')} "
                                    f"{before}, this run asks for {value}; resume with {before}, or train into "
                                    "another model folder")
 
@@ -305,15 +345,15 @@ def check_classes(folder, classes, training_starts=False):
     if record.exists() or has_checkpoint:
         try:
             # checkpoints from before class tables were Cityscapes'
-            recorded = json.loads(record.read_text())["classes"] if record.exists() else list(common.CLASS_NAMES)
+            recorded = json.loads(record.read_text())["classes"] if record.exists() else list(class_table.CITYSCAPES.names)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise common.DataError(f"{record}: not a class record ({error})") from None
+            raise errors.DataError(f"{record}: not a class record ({error})") from None
         if recorded != names:
-            raise common.DataError(f"{record}: the networks here were trained with {len(recorded)} classes "
+            raise errors.DataError(f"{record}: the networks here were trained with {len(recorded)} classes "
                                    f"({', '.join(recorded[:3])}, ...), the data root's table has {len(names)} "
                                    f"({', '.join(names[:3])}, ...); use another model folder or the same table")
     elif training_starts:
-        common.write_bytes_atomic(record, json.dumps({"classes": names}).encode())
+        file_io.write_bytes_atomic(record, json.dumps({"classes": names}).encode())
 
 
 def restore_for_test(folder, network, classes, result_folder=None, result_suffix=None, inputs=()):
@@ -321,11 +361,11 @@ def restore_for_test(folder, network, classes, result_folder=None, result_suffix
     trained with another class table, check_classes). A test phase names its result folder and the
     folders of network results it reads (`inputs`): results made by other weights or from other
     inputs are removed there, so that the phase writes them again instead of skipping them as
-    finished (sims_common.keep_outputs_made_from)."""
+    finished (per_image_runner.keep_outputs_made_from)."""
     check_classes(folder, classes)
     latest = tf.train.latest_checkpoint(str(folder))
     if latest is None:
-        raise common.DataError(f"{folder}: no checkpoint found; train the network first "
+        raise errors.DataError(f"{folder}: no checkpoint found; train the network first "
                                "(training_phase = True at the top of the script, or --train)")
     tf.train.Checkpoint(network=network).restore(latest).expect_partial()
     LOG.info("restored %s", latest)
@@ -333,16 +373,16 @@ def restore_for_test(folder, network, classes, result_folder=None, result_suffix
         # the .index file lists every variable with the checksum of its saved value
         sources = {"checkpoint": Path(latest).name,
                    "sha256": hashlib.sha256(Path(f"{latest}.index").read_bytes()).hexdigest(),
-                   "inputs": [common.made_from(path) for path in inputs]}
-        common.keep_outputs_made_from(sources, result_folder, result_suffix)
+                   "inputs": [per_image_runner.made_from(path) for path in inputs]}
+        per_image_runner.keep_outputs_made_from(sources, result_folder, result_suffix)
     return latest
 
 
 def test_each_file(input_folder, result_folder, result_of, description):
     """Write result_folder/NAME.mat with the variables result_of(NAME) returns, for every
     input_folder/NAME.mat; finished results are skipped, so an interrupted test phase resumes."""
-    common.run_per_image(
-        lambda image_id: common.save_mat(result_folder / f"{common.image_name(image_id)}.mat",
-                                         result_of(common.image_name(image_id))),
-        common.list_image_ids(input_folder, suffix=".mat"),
-        lambda image_id: [result_folder / f"{common.image_name(image_id)}.mat"], description=description)
+    per_image_runner.run_per_image(
+        lambda image_id: file_io.save_mat(result_folder / f"{data_root.image_name(image_id)}.mat",
+                                         result_of(data_root.image_name(image_id))),
+        data_root.list_image_ids(input_folder, suffix=".mat"),
+        lambda image_id: [result_folder / f"{data_root.image_name(image_id)}.mat"], description=description)

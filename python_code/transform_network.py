@@ -25,7 +25,7 @@ def aligner_input(proposals, masks, label, input_scale):
 
 
 class TransformNetwork(tf.Module):
-    def __init__(self, input_scale=2, outside="zeros", class_count=19):
+    def __init__(self, class_count, input_scale=2, outside="zeros"):
         super().__init__(name="transform_network")
         self.input_scale, self.outside, self.class_count = input_scale, outside, class_count
         # "g_transfrom_conv2" is the original's spelling, kept so its checkpoints map

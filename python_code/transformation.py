@@ -20,33 +20,38 @@ SAVE_EVERY = 200          # steps between checkpoints
 OUTSIDE_THE_IMAGE = "zeros"  # what the warp samples off the image: "zeros" (the original) or "clamp"
 ROUND_PARAMETERS = True   # test time rounds the 6 parameters (the original says to drop it for NYU, ADE20K)
 LEVEL = 2                 # works on level-2 images ("512"); the network sees them at half size
-TRAIN_PAIRS = "traindata/transform/transform_512"
-TRAIN_IMAGES = "traindata/RGB512Full"
-TRAIN_LABELS = "traindata/label_refine_512"
-TEST_INPUTS = "testdata/transform/transform_512"
-TEST_LABELS = "testdata/label_refine_512"
-MODEL_FOLDER = "trainedmodels/transform"
-RESULT_FOLDER = "result/transform/transform_512"
 
-import training  # noqa: E402  (first: quiets TensorFlow's start-up, sets up the data_prep path)
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import training  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import command_line  # noqa: E402
+import data_root  # noqa: E402
 import distribution  # noqa: E402
-import sims_common as common  # noqa: E402
+import errors  # noqa: E402
+import file_io  # noqa: E402
+import folders  # noqa: E402
+import labels  # noqa: E402
 from network_blocks import one_hot_labels  # noqa: E402
 from spatial_transformer import OUTSIDE_MODES  # noqa: E402
 from transform_network import TransformNetwork, batch_losses  # noqa: E402
 
+# the folders it reads and writes (folders.py)
+TRAIN_PAIRS = folders.TRANSFORM_TRAINING
+TRAIN_IMAGES, TRAIN_LABELS = folders.train_images("512"), folders.TRAIN_LABELS_512
+TEST_INPUTS, TEST_LABELS = folders.transform_inputs("512"), folders.TEST_LABELS_512
+MODEL_FOLDER, RESULT_FOLDER = folders.TRANSFORM_MODEL, folders.TRANSFORMED
+
 
 def read_proposals(path, shape):
     """proposal [N,H,W,3] and mask [N,H,W] of a transform file (MATLAB drops a leading N of 1)."""
-    content = common.load_mat(path, ["proposal", "mask"])
+    content = file_io.load_mat(path, ["proposal", "mask"])
     proposal, mask = content["proposal"], content["mask"]
     if mask.ndim == 2:
         proposal, mask = proposal[None], mask[None]
     if proposal.shape[1:] != shape + (3,) or mask.shape != proposal.shape[:3]:
-        raise common.DataError(f"{path}: proposal {proposal.shape} and mask {mask.shape} do not fit "
+        raise errors.DataError(f"{path}: proposal {proposal.shape} and mask {mask.shape} do not fit "
                                f"{shape[0]}x{shape[1]} images")
     return proposal, mask
 
@@ -57,15 +62,15 @@ def sample_reader(args):
     original); weight 0 when the image has no proposal."""
     root, seed = args.root, args.seed
     shape = args.sizes.shape(LEVEL)
-    image_ids = common.list_image_ids(root / TRAIN_IMAGES)
+    image_ids = data_root.list_image_ids(root / TRAIN_IMAGES)
     sets = sorted(p.name for p in (root / TRAIN_PAIRS).iterdir() if p.is_dir()) \
         if (root / TRAIN_PAIRS).is_dir() else []
     if not sets:
-        raise common.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
+        raise errors.DataError(f"{root / TRAIN_PAIRS}: no training sets; run data_prep/train_generate_transform.py")
 
     def read_sample(index):
         rng = training.step_rng(seed, index)
-        name = common.image_name(training.epoch_image(image_ids, seed, index))
+        name = data_root.image_name(training.epoch_image(image_ids, seed, index))
         proposal, mask = read_proposals(root / TRAIN_PAIRS / sets[rng.integers(len(sets))] / f"{name}.mat", shape)
         chosen = rng.permutation(len(mask))[:NUM_PROPOSALS]
         sample = {"proposals": np.zeros((NUM_PROPOSALS,) + shape + (3,), np.uint8),
@@ -74,9 +79,9 @@ def sample_reader(args):
         if len(chosen):   # an image without a segment above the threshold teaches nothing
             sample["proposals"][:len(chosen)] = proposal[chosen]
             sample["masks"][:len(chosen)] = mask[chosen]
-            sample["label_index"] = common.read_label(root / TRAIN_LABELS / f"{name}.png", shape=shape,
+            sample["label_index"] = labels.read_label(root / TRAIN_LABELS / f"{name}.png", shape=shape,
                                                       classes=args.classes)
-            sample["real_image"] = common.read_image(root / TRAIN_IMAGES / f"{name}.png", shape=shape)
+            sample["real_image"] = file_io.read_image(root / TRAIN_IMAGES / f"{name}.png", shape=shape)
         return sample
 
     return read_sample, image_ids
@@ -87,8 +92,8 @@ def train(args, steps):
     with args.strategy.scope():
         network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
         optimizer = distribution.adam(args.learning_rate)
-    training.train(args, args.root / MODEL_FOLDER, "transformation", network, optimizer, steps, read_sample,
-                   lambda batch: batch_losses(network, batch))
+    training.train(args, training.TrainingJob("transformation", args.root / MODEL_FOLDER, network, optimizer,
+                                              read_sample, lambda batch: batch_losses(network, batch)), steps)
 
 
 def warp_in_chunks(warp, proposal, mask, label):
@@ -118,7 +123,7 @@ def write_aligned_segments(args, network, model_folder, result_folder, warp, des
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
-        label = one_hot_labels(common.read_label(root / TEST_LABELS / f"{name}.png", shape=shape,
+        label = one_hot_labels(labels.read_label(root / TEST_LABELS / f"{name}.png", shape=shape,
                                                  classes=args.classes)[None], args.classes.count)
         return {"transferred": warp_in_chunks(warp, proposal, mask, label)}
 
@@ -140,10 +145,10 @@ def main(argv=None):
         parser.add_argument("--no-round", dest="round_parameters", action="store_false", default=ROUND_PARAMETERS,
                             help="test phase: keep the warp parameters unrounded")
 
-    args = training.parse_arguments(__doc__, training_phase, argv, LEARNING_RATE, "Adam's learning rate",
-                                    SAVE_EVERY, warp_options)
-    training.run_phase(args, EPOCHS, args.root / TRAIN_IMAGES, train, test)
+    script = training.NetworkScript(__doc__, EPOCHS, SAVE_EVERY, TRAIN_IMAGES, learning_rate=LEARNING_RATE,
+                                    add_arguments=warp_options)
+    training.main(script, training_phase, argv, train, test)
 
 
 if __name__ == "__main__":
-    common.run_cli(main)
+    command_line.run_cli(main)

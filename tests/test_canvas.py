@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 import canvas as canvas_ops
+import class_table
 import colour_transfer
+import data_root
+import errors
+import file_io
+import labels
+import matlab_image_ops
+import per_image_runner
 import resize_transform
-import sims_common as common
 import test_generate_canvas
 import test_generate_order
 import test_generate_transform
@@ -99,7 +105,7 @@ def _scene(road_shape=None, car_shape=None, transferred_car=None):
 
 def _compose(layout, segments, front_of=None, tricks=()):
     return test_generate_canvas.compose_canvas(layout, segments, front_of or {}, lambda _: np.zeros(SHAPE, np.uint8),
-                                               np.random.default_rng(5), tricks)
+                                               np.random.default_rng(5), class_table.CITYSCAPES, tricks)
 
 
 def test_the_ordering_prediction_decides_who_stays_on_top_in_the_overlap():
@@ -141,14 +147,14 @@ def test_the_released_ordering_cut_removes_the_other_earlier_segments_overlap():
     assert np.allclose(fixed[bus_on_road], (20 / 255, 20 / 255, 200 / 255))
     released_rows = {(1, 3, CAR, 16): CAR, (1, 3, ROAD, 16): 16}
     released, _ = test_generate_canvas.compose_canvas(layout, segments, released_rows, lambda _: np.zeros(SHAPE, np.uint8),
-                                                      np.random.default_rng(5), (), original_ordering_cut=True)
+                                                      np.random.default_rng(5), class_table.CITYSCAPES, (), original_ordering_cut=True)
     assert np.allclose(released[bus_on_car], (20 / 255, 20 / 255, 200 / 255))   # the bus stays on top of the car
     assert np.allclose(released[bus_on_road], (90 / 255, 90 / 255, 90 / 255))   # and gives up the road's pixels
     # with a single overlapping segment the released cut removes nothing
     layout, segments, _, car = _scene(car_shape=_block(20, 50, 45, 85))
     released, _ = test_generate_canvas.compose_canvas(layout, segments, {(1, 2, ROAD, CAR): ROAD},
                                                       lambda _: np.zeros(SHAPE, np.uint8), np.random.default_rng(5),
-                                                      (), original_ordering_cut=True)
+                                                      class_table.CITYSCAPES, (), original_ordering_cut=True)
     spill = _block(20, 50, 45, 85) & ~car & (layout == ROAD - 1)
     assert np.allclose(released[spill], (200 / 255, 20 / 255, 20 / 255))
 
@@ -168,17 +174,17 @@ def test_context_fill_restores_road_where_the_pasted_segments_left_the_label_voi
     uncovered_road = road & ~car & ~partial_road
     removed_car = car & ~_block(30, 44, 50, 80)
     _, label = _compose(layout, segments)
-    assert np.all(label[uncovered_road] == common.VOID_INDEX)
+    assert np.all(label[uncovered_road] == class_table.VOID_INDEX)
     _, label = _compose(layout, segments, tricks=("context_fill",))
     assert np.all(label[uncovered_road] == ROAD - 1)
-    assert np.all(label[removed_car] == common.VOID_INDEX)   # car is not a context class
+    assert np.all(label[removed_car] == class_table.VOID_INDEX)   # car is not a context class
 
 
 def test_outer_elision_clears_road_below_and_beside_an_object_and_nothing_above():
     label = np.full(SHAPE, ROAD - 1, np.uint8)
     car = _block(24, 44, 50, 80)
     label[car] = CAR - 1
-    canvas = test_generate_canvas.outer_elision(np.full(SHAPE + (3,), 0.5), label, SHAPE)
+    canvas = test_generate_canvas.outer_elision(np.full(SHAPE + (3,), 0.5), label, SHAPE, class_table.CITYSCAPES)
     cleared = np.all(canvas == 0, axis=2)
     assert cleared[44:, 50:80].any() and cleared[24:44, :50].any()
     assert not cleared[:24].any() and not cleared[car].any()
@@ -201,9 +207,9 @@ def test_shadow_removal_clears_road_pixels_near_the_source_images_vehicles():
     source_label[40:56, 10:30] = CAR - 1   # a car stood here in the retrieved road image
     near = road & ~car & canvas_ops.boundary_band(source_label == CAR - 1, canvas_ops.band_width(0.06, 64))
     with_trick, _ = test_generate_canvas.compose_canvas(layout, segments, {}, lambda _: source_label,
-                                                        np.random.default_rng(0), ("shadow_removal",))
+                                                        np.random.default_rng(0), class_table.CITYSCAPES, ("shadow_removal",))
     without, _ = test_generate_canvas.compose_canvas(layout, segments, {}, lambda _: source_label,
-                                                     np.random.default_rng(0), ())
+                                                     np.random.default_rng(0), class_table.CITYSCAPES, ())
     cleared = np.all(with_trick == 0, axis=2)
     assert np.all(cleared[near]) and not np.any(cleared[road & ~car & ~near])
     assert not np.any(np.all(without[road & ~car] == 0, axis=1))
@@ -233,34 +239,34 @@ def canvas_root(searched_small_root, tmp_path_factory):
 
 @pytest.mark.parametrize("level_name, level", [("512", 2), ("256", 1), ("1024", 4)])
 def test_test_canvas_files_hold_the_original_variables(canvas_root, level_name, level):
-    sizes = common.load_sizes(canvas_root)
+    sizes = data_root.load_sizes(canvas_root)
     shape = sizes.shape(level)
-    for image_id in common.list_image_ids(canvas_root / "testdata" / "label_refine"):
+    for image_id in data_root.list_image_ids(canvas_root / "testdata" / "label_refine"):
         mat_path, jpg_path = test_generate_canvas.output_files(canvas_root, image_id, level_name)
-        content = common.load_mat(mat_path, ["proposal", "answer", "label"])
+        content = file_io.load_mat(mat_path, ["proposal", "answer", "label"])
         proposal, label = content["proposal"], content["label"]
-        count = common.load_mat(test_generate_transform.output_file(canvas_root, image_id, level_name)[0],
+        count = file_io.load_mat(test_generate_transform.output_file(canvas_root, image_id, level_name)[0],
                                 ["class"])["class"].size
         assert proposal.dtype == np.float32 and proposal.shape == shape + (3,)
         assert proposal.min() >= 0 and proposal.max() <= 1 and (proposal > 0).any()
         assert content["answer"].dtype == np.uint8 and content["answer"].size == count * shape[0] * shape[1] * 3
         assert label.dtype == np.uint8 and label.shape == shape + (3,)
-        assert common.label_to_index(label)[1] == 0   # only palette colours and black
-        assert common.read_image(jpg_path).shape == shape + (3,)
+        assert labels.label_to_index(label, class_table.CITYSCAPES)[1] == 0   # only palette colours and black
+        assert file_io.read_image(jpg_path).shape == shape + (3,)
 
 
 def _training_canvas_pixels(root):
     """(pixels equal to the image's own, other painted pixels) over all training canvases; white
     elision pixels left out. Checks the files' variables and the revised labels on the way."""
-    shape = common.load_sizes(root).shape(2)
+    shape = data_root.load_sizes(root).shape(2)
     own_pixels = other_pixels = 0
-    for image_id in common.list_image_ids(root / "traindata" / "RGB256Full"):
-        name = common.image_name(image_id)
-        image = common.read_image(root / "traindata" / "RGB512Full" / f"{name}.png")
-        layout = common.resize_nearest(common.read_label(root / "traindata" / "label_refine" / f"{name}.png"), shape)
+    for image_id in data_root.list_image_ids(root / "traindata" / "RGB256Full"):
+        name = data_root.image_name(image_id)
+        image = file_io.read_image(root / "traindata" / "RGB512Full" / f"{name}.png")
+        layout = matlab_image_ops.resize_nearest(labels.read_label(root / "traindata" / "label_refine" / f"{name}.png", class_table.CITYSCAPES), shape)
         for set_number in (1, 2):
             mat_path, label_path = train_generate_synthesis.set_files(root, image_id, "512", set_number)
-            content = common.load_mat(mat_path, ["proposal", "mask"])
+            content = file_io.load_mat(mat_path, ["proposal", "mask"])
             proposal, coverage = content["proposal"], content["mask"]
             assert proposal.dtype == coverage.dtype == np.uint8 and proposal.shape == shape + (3,)
             assert coverage.shape == shape and coverage.max() >= 1
@@ -268,9 +274,9 @@ def _training_canvas_pixels(root):
             equal = np.all(np.abs(proposal.astype(int) - image) <= 1, axis=2)
             own_pixels += (painted & equal).sum()
             other_pixels += (painted & ~equal).sum()
-            revised = common.read_label(label_path)
-            assert np.all((revised == layout) | (revised == common.VOID_INDEX))
-            assert (revised == common.VOID_INDEX).sum() >= (layout == common.VOID_INDEX).sum()
+            revised = labels.read_label(label_path, class_table.CITYSCAPES)
+            assert np.all((revised == layout) | (revised == class_table.VOID_INDEX))
+            assert (revised == class_table.VOID_INDEX).sum() >= (layout == class_table.VOID_INDEX).sum()
     return own_pixels, other_pixels
 
 
@@ -290,8 +296,8 @@ def test_a_rerun_gives_identical_canvases(canvas_root, tmp_path):
         path.unlink()
     test_generate_canvas.main(["--root", str(again)])
     for path in sorted((canvas_root / "testdata" / "synthesis" / "transform_order_512").glob("*.mat")):
-        first = common.load_mat(path, ["proposal"])["proposal"]
-        second = common.load_mat(again / path.relative_to(canvas_root), ["proposal"])["proposal"]
+        first = file_io.load_mat(path, ["proposal"])["proposal"]
+        second = file_io.load_mat(again / path.relative_to(canvas_root), ["proposal"])["proposal"]
         np.testing.assert_array_equal(first, second)
 
 
@@ -305,14 +311,14 @@ def test_canvases_made_from_other_network_results_are_made_again(canvas_root, tm
     assert [path.stat().st_mtime_ns for path in files] == before
     # the ordering network's test phase records the checkpoint its predictions come from
     predictions = {"checkpoint": "ckpt-9", "sha256": "0" * 64, "inputs": []}
-    common.keep_outputs_made_from(predictions, root / "result" / "order" / "data", ".mat")
+    per_image_runner.keep_outputs_made_from(predictions, root / "result" / "order" / "data", ".mat")
     test_generate_canvas.main(["--root", str(root)])
     assert all(path.exists() for path in files)
     assert all(path.stat().st_mtime_ns != time for path, time in zip(files, before))
-    assert common.made_from(folder)["ordering_predictions"] == predictions
+    assert per_image_runner.made_from(folder)["ordering_predictions"] == predictions
     # other options make other canvases too
     test_generate_canvas.main(["--root", str(root), "--no-outer-elision"])
-    assert common.made_from(folder)["options"]["tricks"] == [
+    assert per_image_runner.made_from(folder)["options"]["tricks"] == [
         "shadow_removal", "vegetation_band", "inner_elision", "context_fill"]
 
 
@@ -320,17 +326,17 @@ def test_resize_transform_writes_level_2_labels(searched_small_root, tmp_path):
     root = root_after_steps(searched_small_root, tmp_path)
     shutil.rmtree(root / "traindata" / "label_refine_512")
     resize_transform.main(["--root", str(root)])
-    sizes = common.load_sizes(root)
+    sizes = data_root.load_sizes(root)
     for path in sorted((root / "traindata" / "label_refine").glob("*.png")):
-        resized = common.read_label(root / "traindata" / "label_refine_512" / path.name, shape=sizes.shape(2))
-        np.testing.assert_array_equal(resized, common.resize_nearest(common.read_label(path), sizes.shape(2)))
+        resized = labels.read_label(root / "traindata" / "label_refine_512" / path.name, class_table.CITYSCAPES, shape=sizes.shape(2))
+        np.testing.assert_array_equal(resized, matlab_image_ops.resize_nearest(labels.read_label(path, class_table.CITYSCAPES), sizes.shape(2)))
 
 
 def test_predictions_that_do_not_fit_the_pairs_are_one_clear_error(canvas_root, tmp_path):
     root = root_after_steps(canvas_root, tmp_path)
-    common.save_mat(root / "result" / "order" / "data" / "00100001.mat", {"prediction": np.zeros((1, 7), np.float32)})
-    with pytest.raises(common.DataError, match="does not hold 20 scores"):
-        test_generate_canvas.read_order(root, 100001)
+    file_io.save_mat(root / "result" / "order" / "data" / "00100001.mat", {"prediction": np.zeros((1, 7), np.float32)})
+    with pytest.raises(errors.DataError, match="does not hold 20 scores"):
+        test_generate_canvas.read_order(root, 100001, class_table.CITYSCAPES.count)
 
 
 # --- the training canvases' rules, on constructed cases -------------------------------------------
@@ -346,11 +352,11 @@ def test_a_later_segment_regains_its_pixels_that_an_earlier_ones_perturbation_vo
     car_spill[18:20, 40:80] = True                     # the car's own copy spills into the sky
     revised = train_generate_synthesis.revise_label(label, [(ROAD, road, road_spill), (CAR, car, car_spill)])
     np.testing.assert_array_equal(revised[car], CAR - 1)         # restored before its own voiding
-    assert np.all(revised[road_spill & ~road & ~car] == common.VOID_INDEX)
-    assert np.all(revised[18:20, 40:80] == common.VOID_INDEX)
+    assert np.all(revised[road_spill & ~road & ~car] == class_table.VOID_INDEX)
+    assert np.all(revised[18:20, 40:80] == class_table.VOID_INDEX)
     # the other order: the road comes later and voids the car for good, the road keeps its pixels
     revised = train_generate_synthesis.revise_label(label, [(CAR, car, car_spill), (ROAD, road, road_spill)])
-    assert np.all(revised[road_spill & car] == common.VOID_INDEX)
+    assert np.all(revised[road_spill & car] == class_table.VOID_INDEX)
     np.testing.assert_array_equal(revised[road], ROAD - 1)
 
 
@@ -410,17 +416,17 @@ def test_the_perturbed_copy_covers_a_rotated_and_slightly_grown_segment():
 # --- canvases at other levels -----------------------------------------------------------------
 
 def test_level_1_and_4_segments_are_cut_from_the_levels_own_images(canvas_root):
-    sizes = common.load_sizes(canvas_root)
-    train_ids = common.list_image_ids(canvas_root / "traindata" / "RGB256Full")
+    sizes = data_root.load_sizes(canvas_root)
+    train_ids = data_root.list_image_ids(canvas_root / "traindata" / "RGB256Full")
     for level_name, folder in (("256", "RGB256Full"), ("1024", "RGB1024Full")):
-        shape = sizes.shape(common.LEVELS[level_name])
-        for image_id in common.list_image_ids(canvas_root / "testdata" / "label_refine"):
-            content = common.load_mat(test_generate_transform.output_file(canvas_root, image_id, level_name)[0],
+        shape = sizes.shape(data_root.LEVELS[level_name])
+        for image_id in data_root.list_image_ids(canvas_root / "testdata" / "label_refine"):
+            content = file_io.load_mat(test_generate_transform.output_file(canvas_root, image_id, level_name)[0],
                                       ["proposal", "response_index"])
             proposals = content["proposal"].reshape((-1,) + shape + (3,))
             for proposal, response in zip(proposals, content["response_index"].ravel()):
-                source = common.read_image(canvas_root / "traindata" / folder /
-                                           f"{common.image_name(train_ids[response - 1])}.png")
+                source = file_io.read_image(canvas_root / "traindata" / folder /
+                                           f"{data_root.image_name(train_ids[response - 1])}.png")
                 shown = proposal.sum(axis=2) > 0
                 assert shown.any()
                 np.testing.assert_array_equal(proposal[shown], source[shown])
@@ -438,18 +444,18 @@ def test_level_4_follows_the_1024_variant():
 
 def test_level_4_canvases_paste_unaligned_segments_unless_asked_and_the_aligner_is_chosen(canvas_root, tmp_path):
     root = root_after_steps(canvas_root, tmp_path)
-    image_id = common.list_image_ids(root / "testdata" / "label_refine")[0]
-    name = common.image_name(image_id)
+    image_id = data_root.list_image_ids(root / "testdata" / "label_refine")[0]
+    name = data_root.image_name(image_id)
     # results of both aligners that fit every query exactly, each in its own colour
-    masks = common.load_mat(test_generate_transform.output_file(root, image_id)[0], ["mask"])["mask"]
+    masks = file_io.load_mat(test_generate_transform.output_file(root, image_id)[0], ["mask"])["mask"]
     colours = {"affine": np.array([7, 250, 7], np.uint8), "flow": np.array([250, 7, 250], np.uint8)}
     for aligner, colour in colours.items():
-        common.save_mat(root / test_generate_canvas.ALIGNER_RESULTS[aligner] / f"{name}.mat",
+        file_io.save_mat(root / test_generate_canvas.ALIGNER_RESULTS[aligner] / f"{name}.mat",
                         {"transferred": (masks[..., None] * colour).astype(np.uint8)})
     mat_path = test_generate_canvas.output_files(root, image_id, "1024")[0]
 
     def shown(colour):
-        canvas = common.load_mat(mat_path, ["proposal"])["proposal"]
+        canvas = file_io.load_mat(mat_path, ["proposal"])["proposal"]
         return np.all(np.abs(canvas - colour / 255) < 1e-6, axis=2).sum()
 
     assert shown(colours["affine"]) == shown(colours["flow"]) == 0   # level 1024 pastes them unaligned

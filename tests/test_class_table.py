@@ -6,15 +6,18 @@ import json
 
 import numpy as np
 import pytest
+import scipy.io
 
 import class_table
-import sims_common as common
+import errors
+import file_io
+import labels
 from conftest import error_lines, run_script, shared_path
 
 
 def test_the_cityscapes_table_is_the_originals_palette_and_order():
-    palette = common.load_mat(shared_path("sims_reference", "mapping.mat"), ["mapping"])["mapping"]
-    order = common.load_mat(shared_path("sims_reference", "order.mat"), ["order"])["order"].ravel()
+    palette = file_io.load_mat(shared_path("sims_reference", "mapping.mat"), ["mapping"])["mapping"]
+    order = file_io.load_mat(shared_path("sims_reference", "order.mat"), ["order"])["order"].ravel()
     table = class_table.CITYSCAPES
     assert table.count == 19
     np.testing.assert_array_equal(table.palette, np.asarray(palette, np.uint8).reshape(-1, 3)[:19])
@@ -23,12 +26,12 @@ def test_the_cityscapes_table_is_the_originals_palette_and_order():
 
 
 def test_a_root_without_a_table_is_cityscapes_and_a_table_replaces_it(tmp_path):
-    assert common.load_classes(tmp_path) is class_table.CITYSCAPES
+    assert class_table.load_classes(tmp_path) is class_table.CITYSCAPES
     (tmp_path / "dataset.json").write_text(json.dumps({"base_height": 32}))
-    assert common.load_classes(tmp_path) is class_table.CITYSCAPES
+    assert class_table.load_classes(tmp_path) is class_table.CITYSCAPES
     ade = json.loads((class_table.DATASETS_FOLDER / "ade20k_150.json").read_text())
     (tmp_path / "dataset.json").write_text(json.dumps({"base_height": 32, "classes": ade}))
-    table = common.load_classes(tmp_path)
+    table = class_table.load_classes(tmp_path)
     assert table.count == 150 and table.names[0] == "wall" and table.train_ids[0] == 1
     assert table.order[0] == table.names.index("sky") + 1
     assert len({tuple(colour) for colour in table.palette}) == 150
@@ -38,14 +41,13 @@ def test_labels_map_through_the_table():
     table = class_table.from_description({"classes": [{"name": "ground", "colour": [10, 20, 30]},
                                                       {"name": "thing", "colour": [200, 0, 0]}]})
     index = np.array([[0, 1], [255, 1]], np.uint8)
-    label = common.index_to_label(index, table)
+    label = labels.index_to_label(index, table)
     np.testing.assert_array_equal(label[0, 0], [10, 20, 30])
-    back, unknown = common.label_to_index(label, table)
+    back, unknown = labels.label_to_index(label, table)
     np.testing.assert_array_equal(back, index)
     assert unknown == 0
     label[1, 0] = (1, 2, 3)
-    assert common.label_to_index(label, table)[1] == 1
-    assert common.one_hot_labels(index, table).shape == (2, 2, 3)
+    assert labels.label_to_index(label, table)[1] == 1
     assert table.order == (1, 2) and table.ids("thin") == ()
 
 
@@ -77,8 +79,8 @@ BAD_TABLES = [
 def test_a_bad_table_is_one_line_naming_the_file(tmp_path, change, message):
     path = tmp_path / "dataset.json"
     path.write_text(json.dumps({"base_height": 32, "classes": _with(change)}))
-    with pytest.raises(common.DataError) as error:
-        common.load_classes(tmp_path)
+    with pytest.raises(errors.DataError) as error:
+        class_table.load_classes(tmp_path)
     assert str(error.value).startswith(f"{path}: classes: ") and message in str(error.value)
     assert "\n" not in str(error.value)
 
@@ -104,7 +106,7 @@ def test_the_written_out_cityscapes_table_gives_byte_identical_outputs(tmp_path)
     description = json.loads((roots[1] / "dataset.json").read_text())
     description["classes"] = json.loads((class_table.DATASETS_FOLDER / "cityscapes.json").read_text())
     (roots[1] / "dataset.json").write_text(json.dumps(description))
-    assert common.load_classes(roots[1]) is not class_table.CITYSCAPES
+    assert class_table.load_classes(roots[1]) is not class_table.CITYSCAPES
     for root in roots:
         for step, arguments in STEPS:
             step.main(["--root", str(root)] + arguments)
@@ -113,3 +115,22 @@ def test_the_written_out_cityscapes_table_gives_byte_identical_outputs(tmp_path)
     assert files[0] == files[1] and len(files[0]) > 300
     for relative in files[0]:
         assert (roots[0] / relative).read_bytes() == (roots[1] / relative).read_bytes(), relative
+
+
+# --- the original's palette and class order ---------------------------------------------------
+
+def test_palette_equals_original_mapping():
+    mapping = scipy.io.loadmat(shared_path("sims_reference", "mapping.mat"))["mapping"]
+    np.testing.assert_array_equal(class_table.CITYSCAPES.palette, mapping)
+
+
+def test_palette_starts_the_original_colormap():
+    colormap = scipy.io.loadmat(shared_path("sims_reference", "cityscapes_colormap.mat"))["colormap"]
+    np.testing.assert_array_equal(np.round(colormap[:19] * 255).astype(np.uint8), class_table.CITYSCAPES.palette)
+
+
+def test_class_order_is_the_original_order_and_follows_from_its_frequencies():
+    order = scipy.io.loadmat(shared_path("sims_reference", "order.mat"))["order"].ravel().tolist()
+    frequency = scipy.io.loadmat(shared_path("sims_reference", "order_frequency.mat"))["frequency"]
+    assert list(class_table.CITYSCAPES.order) == order
+    assert list(class_table.class_order_from_frequency(frequency, class_table.CITYSCAPES.order)) == order

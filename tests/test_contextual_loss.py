@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import sims_common as common
+import data_root
 import vgg_features
 from contextual_loss import ContextualLoss, contextual_term, pool_to_at_most
 from conftest import write_matconvnet_vgg19
@@ -65,7 +65,7 @@ def test_pooling_keeps_every_layer_under_the_limit_at_level_4():
 
     # level 4's VGG sees the half-size images; a layer of block b is 2^(b-1) times smaller again
     for base_height in (64, 256):   # a test size, and the original's 1024x2048
-        height, width = (side // 2 for side in common.Sizes(base_height).shape(4))
+        height, width = (side // 2 for side in data_root.Sizes(base_height).shape(4))
         for block, layer in enumerate(vgg_features.LOSS_LAYERS):
             size = (height >> block, width >> block)
             for limit in (4096, 100):

@@ -11,10 +11,12 @@ import sys
 import numpy as np
 import pytest
 
+import class_table
+import data_root
 import distribution
+import errors
 import input_pipeline
 import order
-import sims_common as common
 import synthesis
 import synthesis_256_512
 import train_generate_order
@@ -37,7 +39,7 @@ def training_root(searched_small_root, tmp_path_factory):
 
 
 def _args(root, seed=3):
-    return argparse.Namespace(root=root, seed=seed, sizes=common.load_sizes(root), classes=common.load_classes(root))
+    return argparse.Namespace(root=root, seed=seed, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root))
 
 
 def _readers(root):
@@ -66,18 +68,21 @@ def test_the_pipeline_yields_the_samples_of_the_per_step_loader(training_root, n
             np.testing.assert_array_equal(value.numpy(), np.stack([read_sample(step * 4 + k)[name] for k in (2, 3)]))
 
 
-def test_the_graphs_one_hot_labels_equal_the_loaders():
+def test_the_graphs_one_hot_labels_have_a_void_channel():
     index = np.array([[0, 5, 18], [19, 255, 3]], np.uint8)   # 19 and 255: void
-    np.testing.assert_array_equal(one_hot_labels(index, 19).numpy(), common.one_hot_labels(index))
+    expected = np.zeros((2, 3, 20), np.float32)
+    for (row, column), value in np.ndenumerate(index):
+        expected[row, column, min(int(value), 19)] = 1
+    np.testing.assert_array_equal(one_hot_labels(index, 19).numpy(), expected)
 
 
 def test_a_bad_sample_file_stops_training_with_its_one_line_error(training_root, tmp_path):
     root = root_after_steps(training_root, tmp_path)
-    image_ids = common.list_image_ids(root / "traindata" / "RGB256Full")
-    third = common.image_name(synthesis.training.epoch_image(image_ids, 0, 2))  # read by the pipeline, not first
+    image_ids = data_root.list_image_ids(root / "traindata" / "RGB256Full")
+    third = data_root.image_name(synthesis.training.epoch_image(image_ids, 0, 2))  # read by the pipeline, not first
     broken = root / "traindata" / "synthesis" / "traindata_synthesis_256_512" / "traindata_mat" / "01" / f"{third}.mat"
     broken.write_bytes(b"not a mat file")
-    with pytest.raises(common.DataError, match=third):
+    with pytest.raises(errors.DataError, match=third):
         synthesis_256_512.main(["--train", "--root", str(root), "--max-steps", "3", "--sets", "1"])
 
 
@@ -93,7 +98,7 @@ def test_a_resumed_batch_2_run_equals_an_uninterrupted_one_and_keeps_its_batch_s
     for name, value in uninterrupted.items():
         if not name.startswith("save_counter"):   # how many saves, not what was learned
             np.testing.assert_allclose(resumed[name], value, rtol=1e-5, atol=1e-7, err_msg=name)
-    with pytest.raises(common.DataError, match="--batch-size 2, this run asks for 4"):
+    with pytest.raises(errors.DataError, match="--batch-size 2, this run asks for 4"):
         order.main(["--root", str(interrupted), "--train", "--batch-size", "4", "--max-steps", "4"])
     # before its first checkpoint a folder is bound to nothing: a run that failed early left a record
     fresh = tmp_path / "fresh"
@@ -103,7 +108,7 @@ def test_a_resumed_batch_2_run_equals_an_uninterrupted_one_and_keeps_its_batch_s
 
 
 def test_batch_sizes_the_data_cannot_give_are_one_clear_error(training_root):
-    with pytest.raises(common.DataError, match="larger than its 12 training images"):
+    with pytest.raises(errors.DataError, match="larger than its 12 training images"):
         order.main(["--root", str(training_root), "--train", "--batch-size", "13", "--max-steps", "1"])
     result = run_script("python_code/order.py", "--train", "--root", training_root, "--batch-size", "0")
     assert result.returncode == 2 and "--batch-size: expected at least 1" in result.stderr
@@ -115,7 +120,7 @@ def test_batch_sizes_the_data_cannot_give_are_one_clear_error(training_root):
     ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}', '"task" must name'),
     ('{"cluster": {"worker": ["127.0.0.1:1"]}}', '"task" must name')])
 def test_a_malformed_tf_config_is_one_clear_error(text, message):
-    with pytest.raises(common.DataError, match=message):
+    with pytest.raises(errors.DataError, match=message):
         distribution.read_tf_config({"TF_CONFIG": text})
 
 

@@ -5,7 +5,12 @@ import pytest
 import scipy.ndimage
 
 import make_demo_dataset as demo
-import sims_common as common
+import class_table
+import data_root
+import file_io
+import folders
+import labels
+import per_image_runner
 from conftest import error_lines, run_script
 
 
@@ -16,16 +21,16 @@ def _files(root):
 def test_writes_the_whole_layout_at_every_level(tmp_path):
     demo.main(["--root", str(tmp_path), "--train", "3", "--test", "2", "--base-height", "32"])
     assert json.loads((tmp_path / "dataset.json").read_text())["base_height"] == 32
-    expected = {**{("traindata", f): level for f, (level, _) in common.TRAIN_IMAGE_FOLDERS.items()},
-                **{("testdata", f): level for f, (level, _) in common.TEST_IMAGE_FOLDERS.items()}}
+    expected = {**{("traindata", f): level for f, (level, _) in folders.TRAIN_IMAGE_FOLDERS.items()},
+                **{("testdata", f): level for f, (level, _) in folders.TEST_IMAGE_FOLDERS.items()}}
     for (split, folder), level in expected.items():
         ids = [1, 2, 3] if split == "traindata" else [100001, 100002]
-        assert common.list_image_ids(tmp_path / split / folder) == ids, folder
+        assert data_root.list_image_ids(tmp_path / split / folder) == ids, folder
         first = tmp_path / split / folder / f"{ids[0]:08d}.png"
         if folder == "disparity":
-            assert common.read_png16(first).shape == (32, 64)
+            assert file_io.read_png16(first).shape == (32, 64)
         else:
-            assert common.read_image(first).shape == (32 * level, 64 * level, 3), folder
+            assert file_io.read_image(first).shape == (32 * level, 64 * level, 3), folder
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
@@ -76,8 +81,8 @@ def test_refuses_a_root_that_holds_another_scale(tmp_path):
 
 @pytest.mark.parametrize("base_height", [32, 64, 96, 128, 160, 192, 224, 256])
 def test_every_supported_base_height_renders(base_height):
-    sizes = common.Sizes(base_height)
-    scene = demo.render_scene(common.image_rng(0, 1), *sizes.shape(4))
+    sizes = data_root.Sizes(base_height)
+    scene = demo.render_scene(per_image_runner.image_rng(0, 1), *sizes.shape(4))
     assert scene.rgb.shape == sizes.shape(4) + (3,) and scene.rgb.dtype == np.uint8
     assert scene.index.shape == scene.disparity.shape == sizes.shape(4)
     assert set(np.unique(scene.index)) >= {0, 1, 2, 10}  # road, sidewalk, building, sky
@@ -87,24 +92,24 @@ def test_labels_use_only_palette_colours_and_every_class_appears(default_demo_ro
     seen = set()
     for split in ("traindata", "testdata"):
         for path in sorted((default_demo_root / split / "label_refine").glob("*.png")):
-            index, unknown = common.label_to_index(common.read_image(path))
+            index, unknown = labels.label_to_index(file_io.read_image(path), class_table.CITYSCAPES)
             assert unknown == 0, path
             seen.update(np.unique(index).tolist())
     assert seen - {255} == set(range(19))
 
 
 def test_default_set_has_the_default_size(default_demo_root):
-    assert len(common.list_image_ids(default_demo_root / "traindata" / "RGB256Full")) == 200
-    assert common.list_image_ids(default_demo_root / "testdata" / "label_refine") == list(range(100001, 100021))
-    assert common.read_image(default_demo_root / "traindata" / "RGB256Full" / "00000001.png").shape == (64, 128, 3)
+    assert len(data_root.list_image_ids(default_demo_root / "traindata" / "RGB256Full")) == 200
+    assert data_root.list_image_ids(default_demo_root / "testdata" / "label_refine") == list(range(100001, 100021))
+    assert file_io.read_image(default_demo_root / "traindata" / "RGB256Full" / "00000001.png").shape == (64, 128, 3)
 
 
 def test_disparity_is_stored_as_cityscapes_with_sky_invalid(default_demo_root):
     for image_id in (1, 2, 3):
         name = f"{image_id:08d}.png"
-        stored = common.read_png16(default_demo_root / "traindata" / "disparity" / name)
-        index = common.read_label(default_demo_root / "traindata" / "label_refine" / name)
-        assert (stored[index == common.CLASS_NAMES.index("sky")] == 0).all()
+        stored = file_io.read_png16(default_demo_root / "traindata" / "disparity" / name)
+        index = labels.read_label(default_demo_root / "traindata" / "label_refine" / name, class_table.CITYSCAPES)
+        assert (stored[index == class_table.CITYSCAPES.names.index("sky")] == 0).all()
         valid = stored[(index != 10) & (stored > 0)]
         assert valid.size > 0.9 * (index != 10).sum()
         # p = 256 d + 1 with d in pixels at 2048 wide: the near road reaches tens of pixels.
@@ -116,8 +121,8 @@ def test_disparity_is_stored_as_cityscapes_with_sky_invalid(default_demo_root):
 
 
 def test_the_ground_gets_nearer_towards_the_bottom(default_demo_root):
-    stored = common.read_png16(default_demo_root / "traindata" / "disparity" / "00000004.png")
-    index = common.read_label(default_demo_root / "traindata" / "label_refine" / "00000004.png")
+    stored = file_io.read_png16(default_demo_root / "traindata" / "disparity" / "00000004.png")
+    index = labels.read_label(default_demo_root / "traindata" / "label_refine" / "00000004.png", class_table.CITYSCAPES)
     road_rows = [np.median(stored[row][(index[row] == 0) & (stored[row] > 0)])
                  for row in range(stored.shape[0]) if ((index[row] == 0) & (stored[row] > 0)).sum() > 3]
     assert len(road_rows) > 10
@@ -136,7 +141,7 @@ def test_touching_segments_the_front_one_has_the_larger_disparity():
     ground = {demo.CLASS_ID[name] for name in demo.GROUND_CLASSES}
     strict = planes = planes_agreeing = 0
     for image_id in range(1, 16):
-        scene = demo.render_scene(common.image_rng(0, image_id), 256, 512,
+        scene = demo.render_scene(per_image_runner.image_rng(0, image_id), 256, 512,
                                   guaranteed=demo.GUARANTEED_CLASSES[image_id % len(demo.GUARANTEED_CLASSES)])
         stored = demo.decode_disparity(demo.encode_disparity(scene.disparity))
         for front, back in scene.occlusions:

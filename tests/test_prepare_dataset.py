@@ -9,8 +9,11 @@ import pytest
 import tensorflow as tf
 
 import class_table
+import data_root
+import file_io
+import labels
+import matlab_image_ops
 import search_segments
-import sims_common as common
 import test_connect_component_mask
 import test_generate_canvas
 import test_generate_order
@@ -53,8 +56,8 @@ def coarse_folders(tmp_path_factory):
     for position, image in enumerate(images):
         split = "train" if position < 6 else "val"
         stem = image.name[: -len("_leftImg8bit.png")]
-        label_ids = common.read_image(samples / "gtFine" / "train" / CITY / f"{stem}_gtFine_labelIds.png", channels=1)
-        common.write_image(folder / split / "labels" / f"{stem}.png", lookup[label_ids])
+        label_ids = file_io.read_image(samples / "gtFine" / "train" / CITY / f"{stem}_gtFine_labelIds.png", channels=1)
+        file_io.write_image(folder / split / "labels" / f"{stem}.png", lookup[label_ids])
         (folder / split / "images").mkdir(parents=True, exist_ok=True)
         shutil.copy(image, folder / split / "images" / f"{stem}.png")
     (folder / "coarse.json").write_text(json.dumps(COARSE_TABLE))
@@ -72,13 +75,13 @@ def test_the_coarse_dataset_runs_the_whole_pipeline(coarse_folders, tmp_path):
     root = tmp_path / "root"
     imported = _import(coarse_folders, root)
     assert imported.returncode == 0, imported.stderr
-    classes = common.load_classes(root)
+    classes = class_table.load_classes(root)
     assert classes.count == 7 and classes.names[6] == "vehicle"
-    assert len(common.list_image_ids(root / "traindata" / "label_refine")) == 6
-    assert common.list_image_ids(root / "testdata" / "label_refine") == [100001, 100002]
-    label = common.read_label(root / "traindata" / "label_refine" / "00000001.png", classes=classes)
-    expected = common.read_image(coarse_folders / "train" / "labels" / "aachen_000000_000019.png", channels=1)
-    np.testing.assert_array_equal(label, common.resize_nearest(expected, (32, 64)))
+    assert len(data_root.list_image_ids(root / "traindata" / "label_refine")) == 6
+    assert data_root.list_image_ids(root / "testdata" / "label_refine") == [100001, 100002]
+    label = labels.read_label(root / "traindata" / "label_refine" / "00000001.png", classes=classes)
+    expected = file_io.read_image(coarse_folders / "train" / "labels" / "aachen_000000_000019.png", channels=1)
+    np.testing.assert_array_equal(label, matlab_image_ops.resize_nearest(expected, (32, 64)))
     assert "no disparity map" in imported.stderr
 
     for step, arguments in [(train_connect_component_mask, []), (test_connect_component_mask, []),
@@ -90,8 +93,8 @@ def test_the_coarse_dataset_runs_the_whole_pipeline(coarse_folders, tmp_path):
         step.main(["--root", str(root)] + arguments)
     # one segment file per class of the table, and canvases labelled in its palette
     assert len(list((root / "traindata" / "original_segment").iterdir())) == 7
-    canvas = common.load_mat(root / "testdata" / "synthesis" / "transform_order_256" / "00100001.mat", ["label"])
-    assert common.label_to_index(canvas["label"], classes)[1] == 0
+    canvas = file_io.load_mat(root / "testdata" / "synthesis" / "transform_order_256" / "00100001.mat", ["label"])
+    assert labels.label_to_index(canvas["label"], classes)[1] == 0
 
     for script, arguments in [("python_code/transformation.py", ["--train", "--max-steps", 2]),
                               ("python_code/transformation.py", ["--test"]),
@@ -114,7 +117,7 @@ def test_a_model_trained_with_another_table_is_one_clear_error(coarse_folders, t
     assert _import(coarse_folders, root).returncode == 0
     model = root / "trainedmodels" / "order"
     model.mkdir(parents=True)
-    (model / "classes.json").write_text(json.dumps({"classes": list(common.CLASS_NAMES)}))
+    (model / "classes.json").write_text(json.dumps({"classes": list(class_table.CITYSCAPES.names)}))
     run = run_script("python_code/order.py", "--test", "--root", root)
     (line,) = error_lines(run.stderr)
     assert "trained with 19 classes" in line and "table has 7" in line
@@ -140,15 +143,15 @@ def test_colour_labels_import_through_the_palette(coarse_folders, tmp_path):
     table = class_table.from_description(COARSE_TABLE)
     colour_labels = tmp_path / "labels"
     for path in sorted((coarse_folders / "train" / "labels").glob("*.png")):
-        common.write_image(colour_labels / path.name, common.index_to_label(common.read_image(path, channels=1), table))
+        file_io.write_image(colour_labels / path.name, labels.index_to_label(file_io.read_image(path, channels=1), table))
     root = tmp_path / "root"
     run = run_script("data_prep/prepare_dataset.py", "--images", coarse_folders / "train" / "images",
                      "--labels", colour_labels, "--classes", coarse_folders / "coarse.json", "--root", root,
                      "--base-height", 32)
     assert run.returncode == 0, run.stderr
-    label = common.read_label(root / "traindata" / "label_refine" / "00000001.png", classes=table)
-    expected = common.read_image(coarse_folders / "train" / "labels" / "aachen_000000_000019.png", channels=1)
-    np.testing.assert_array_equal(label, common.resize_nearest(expected, (32, 64)))
+    label = labels.read_label(root / "traindata" / "label_refine" / "00000001.png", classes=table)
+    expected = file_io.read_image(coarse_folders / "train" / "labels" / "aachen_000000_000019.png", channels=1)
+    np.testing.assert_array_equal(label, matlab_image_ops.resize_nearest(expected, (32, 64)))
 
 
 # --- your own layouts ---------------------------------------------------------------------------
@@ -180,29 +183,29 @@ def test_own_layouts_are_synthesized_and_a_bad_one_is_named_and_skipped(trained_
     root = trained_demo_root
     before = {name: _snapshot(root / name) for name in ("testdata", "result", "traindata")}
     # a test layout repainted (a car block painted in, drawn at twice the size), and one with a stray colour
-    layout = common.read_image(root / "testdata" / "label_refine" / "00100001.png")
+    layout = file_io.read_image(root / "testdata" / "label_refine" / "00100001.png")
     repainted = np.repeat(np.repeat(layout, 2, axis=0), 2, axis=1)
-    repainted[30:50, 40:80] = common.PALETTE[13]
+    repainted[30:50, 40:80] = class_table.CITYSCAPES.palette[13]
     layouts = tmp_path / "layouts"
-    common.write_image(layouts / "street_with_car.png", repainted)
+    file_io.write_image(layouts / "street_with_car.png", repainted)
     stray = layout.copy()
     stray[0, 0] = (1, 2, 3)
-    common.write_image(layouts / "stray_colour.png", stray)
+    file_io.write_image(layouts / "stray_colour.png", stray)
 
     run = run_script("python_code/synthesize_layouts.py", "--layouts", layouts, "--root", root, "--level", 256,
                      "--out", tmp_path / "out")
     assert run.returncode == 0, run.stderr
     (line,) = error_lines(run.stderr)
     assert "stray_colour.png: 1 pixels have colours outside the class table; layout skipped" in line
-    image = common.read_image(tmp_path / "out" / "street_with_car.png")
+    image = file_io.read_image(tmp_path / "out" / "street_with_car.png")
     assert image.shape == (32, 64, 3)
     assert not (tmp_path / "out" / "stray_colour.png").exists()
-    assert common.read_image(tmp_path / "out" / "contact_sheet.jpg").shape[0] >= 128
+    assert file_io.read_image(tmp_path / "out" / "contact_sheet.jpg").shape[0] >= 128
     assert "00100001,street_with_car" in (tmp_path / "out" / "layouts.csv").read_text()
     # the work root's canvas holds the painted car: the layout it was made from has it
-    canvas_label = common.load_mat(tmp_path / "out" / "work" / "testdata" / "synthesis" / "transform_order_256" /
+    canvas_label = file_io.load_mat(tmp_path / "out" / "work" / "testdata" / "synthesis" / "transform_order_256" /
                                    "00100001.mat", ["label"])["label"]
-    assert (common.label_to_index(canvas_label)[0] == 13).sum() > 0
+    assert (labels.label_to_index(canvas_label, class_table.CITYSCAPES)[0] == 13).sum() > 0
     # the root's own test set, results and training data are untouched
     assert {name: _snapshot(root / name) for name in ("testdata", "result", "traindata")} == before
 

@@ -33,7 +33,7 @@ def test_cuda_errors_are_kept_where_a_gpu_is_present():
 def test_a_network_script_starts_without_cuda_noise():
     if quiet_tensorflow.has_nvidia_device():
         pytest.skip("this machine has an NVIDIA device: its CUDA messages are not noise")
-    result = subprocess.run([sys.executable, "-c", "import training; print('ready')"], cwd=REPO_ROOT / "python_code",
+    result = subprocess.run([sys.executable, "-c", "import script_setup; print('ready')"], cwd=REPO_ROOT / "python_code",
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ready", result.stderr
     for noise in ("cuInit", "cuda drivers", "absl::InitializeLog", "oneDNN"):

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import scipy.io
 
+import data_root
+import file_io
 import make_demo_dataset
 import search_segments
 import segment_index
 import segments
-import sims_common as common
 import test_connect_component_mask
 import train_connect_component_mask
 from conftest import error_lines, run_script
@@ -27,7 +28,7 @@ def _demo_root(path, seed, train=30, test=4):
 def _exhaustive_top_k(root, class_id, query, k):
     """Every training segment of the class, IoU with plain boolean arrays, sorted as specified."""
     found = []
-    train_ids = common.list_image_ids(root / "traindata" / "RGB256Full")
+    train_ids = data_root.list_image_ids(root / "traindata" / "RGB256Full")
     for position, train_id in enumerate(train_ids, start=1):
         path = segments.segment_file(root / "traindata" / "original_segment", class_id, train_id)
         (masks,) = segments.read_segment_masks(path, SHAPE, names=("library_mask",))
@@ -47,19 +48,19 @@ def hand_made_root(tmp_path):
     (tmp_path / "dataset.json").write_text(json.dumps({"base_height": 32}))
     squares = {1: [(4, 4, 4)], 2: [(4, 6, 4), (20, 40, 4)], 3: [(2, 2, 8)]}  # (row, col, side)
     for train_id, placed in squares.items():
-        common.write_image(tmp_path / "traindata" / "RGB256Full" / f"{train_id:08d}.png",
+        file_io.write_image(tmp_path / "traindata" / "RGB256Full" / f"{train_id:08d}.png",
                            np.full(SHAPE + (3,), 10 * train_id, np.uint8))
         for class_id in range(1, 20):
             stack = np.zeros(SHAPE + (len(placed) if class_id == 14 else 0,), np.uint8)
             for slot, (row, col, side) in enumerate(placed if class_id == 14 else []):
                 stack[row:row + side, col:col + side, slot] = 1
-            common.save_mat(segments.segment_file(tmp_path / "traindata" / "original_segment", class_id, train_id),
+            file_io.save_mat(segments.segment_file(tmp_path / "traindata" / "original_segment", class_id, train_id),
                             {"library_mask": stack, "library_mask_pole": stack})
     return tmp_path
 
 
 def test_iou_on_hand_made_masks(hand_made_root):
-    sizes = common.load_sizes(hand_made_root)
+    sizes = data_root.load_sizes(hand_made_root)
     folder = segment_index.prepare_index(hand_made_root, sizes)
     cars = segment_index.SegmentIndex(folder, sizes).of_class(14)
     query = np.zeros(SHAPE, bool)
@@ -74,7 +75,7 @@ def test_iou_on_hand_made_masks(hand_made_root):
 
 
 def test_ties_go_to_the_lower_image_then_segment(hand_made_root):
-    sizes = common.load_sizes(hand_made_root)
+    sizes = data_root.load_sizes(hand_made_root)
     cars = segment_index.SegmentIndex(segment_index.prepare_index(hand_made_root, sizes), sizes).of_class(14)
     query = np.zeros(SHAPE, bool)
     query[4:8, 6:8] = True  # 8 px inside both image 1's square and image 2's first square: 8/16 each
@@ -88,11 +89,11 @@ def test_ties_go_to_the_lower_image_then_segment(hand_made_root):
 def test_top_k_equals_exhaustive_search_on_demo_data(tmp_path, monkeypatch, seed):
     root = _demo_root(tmp_path, seed)
     monkeypatch.setattr(segment_index, "CHUNK", 3)  # small steps, so pruning stops early often
-    sizes = common.load_sizes(root)
+    sizes = data_root.load_sizes(root)
     index = segment_index.SegmentIndex(segment_index.prepare_index(root, sizes), sizes)
     rng = np.random.default_rng(seed)
     compared = 0
-    for test_id in common.list_image_ids(root / "testdata" / "label_refine"):
+    for test_id in data_root.list_image_ids(root / "testdata" / "label_refine"):
         for class_id in rng.choice(np.arange(1, 20), 8, replace=False):
             path = segments.segment_file(root / "testdata" / "original_mask", class_id, test_id)
             (queries,) = segments.read_segment_masks(path, SHAPE, names=("library_mask",))
@@ -115,7 +116,7 @@ def searched_root(tmp_path_factory):
 
 
 def test_search_files_hold_the_original_variables_sorted_best_first(searched_root):
-    sizes = common.load_sizes(searched_root)
+    sizes = data_root.load_sizes(searched_root)
     filled = 0
     for class_id in range(1, 20):
         path = segments.segment_file(searched_root / "testdata" / "searched_top10_segments", class_id, 100001)
@@ -158,14 +159,14 @@ def test_no_query_and_no_training_segment_give_empty_valid_files(tmp_path):
     root = _demo_root(tmp_path, seed=4, train=6, test=1)
     # Remove every train (class 17) from the training side, and every car from the test layout.
     for path in (root / "traindata" / "original_segment" / "17").iterdir():
-        common.save_mat(path, {name: np.zeros(SHAPE + (0,) if name != "library_img" else SHAPE + (3, 0), np.uint8)
+        file_io.save_mat(path, {name: np.zeros(SHAPE + (0,) if name != "library_img" else SHAPE + (3, 0), np.uint8)
                                for name in ("library_img", "library_mask", "library_mask_pole")})
     test_file = segments.segment_file(root / "testdata" / "original_mask", 14, 100001)
-    common.save_mat(test_file, {"library_mask": np.zeros(SHAPE + (0,), np.uint8),
+    file_io.save_mat(test_file, {"library_mask": np.zeros(SHAPE + (0,), np.uint8),
                                 "library_mask_pole": np.zeros(SHAPE + (0,), np.uint8)})
     train_query = np.zeros(SHAPE + (1,), np.uint8)
     train_query[10:30, 5:40] = 1
-    common.save_mat(segments.segment_file(root / "testdata" / "original_mask", 17, 100001),
+    file_io.save_mat(segments.segment_file(root / "testdata" / "original_mask", 17, 100001),
                     {"library_mask": train_query, "library_mask_pole": train_query})
     search_segments.main(["--root", str(root)])
 
@@ -177,14 +178,14 @@ def test_no_query_and_no_training_segment_give_empty_valid_files(tmp_path):
 
 
 def test_the_index_is_rebuilt_when_the_memory_bank_changes(searched_root, caplog):
-    sizes = common.load_sizes(searched_root)
+    sizes = data_root.load_sizes(searched_root)
     with caplog.at_level("INFO"):
         segment_index.prepare_index(searched_root, sizes)
     assert "up to date" in caplog.text
     caplog.clear()
     path = segments.segment_file(searched_root / "traindata" / "original_segment", 14, 1)
     content = scipy.io.loadmat(path)
-    common.save_mat(path, {k: content[k][..., :0] for k in ("library_img", "library_mask", "library_mask_pole")})
+    file_io.save_mat(path, {k: content[k][..., :0] for k in ("library_img", "library_mask", "library_mask_pole")})
     with caplog.at_level("INFO"):
         folder = segment_index.prepare_index(searched_root, sizes)
     assert "building the segment index" in caplog.text

@@ -2,10 +2,15 @@ import numpy as np
 import pytest
 import scipy.io
 
+import class_table
+import data_root
+import file_io
+import labels
 import segments
-import sims_common as common
 import test_connect_component_mask
 import train_connect_component_mask
+
+THIN = class_table.CITYSCAPES.ids("thin")   # pole, traffic light, traffic sign
 from conftest import error_lines, run_script
 
 ROAD, BUILDING, POLE, LIGHT, SIGN, SKY, CAR = 1, 3, 6, 7, 8, 11, 14
@@ -21,7 +26,7 @@ def test_a_building_cut_by_a_pole_stays_one_segment():
     index = _index([[3, 3, 6, 3, 3],
                     [3, 3, 6, 3, 3],
                     [1, 1, 6, 1, 1]])
-    library_mask, library_mask_pole = segments.class_segments(index, BUILDING)
+    library_mask, library_mask_pole = segments.class_segments(index, BUILDING, THIN)
     assert library_mask.shape == (3, 5, 1)
     assert library_mask[:, :, 0].tolist() == [[1, 1, 0, 1, 1], [1, 1, 0, 1, 1], [0, 0, 0, 0, 0]]
     # The pole mask is the whole component inside the building's box: the thin pixels between.
@@ -32,7 +37,7 @@ def test_without_the_thin_merge_a_pole_splits_a_building():
     index = _index([[3, 3, 6, 3, 3],
                     [3, 3, 6, 3, 3],
                     [1, 1, 6, 1, 1]])
-    library_mask, library_mask_pole = segments.class_segments(index, BUILDING, thin_merge=False)
+    library_mask, library_mask_pole = segments.class_segments(index, BUILDING, THIN, thin_merge=False)
     assert library_mask.shape == (3, 5, 2)
     assert library_mask[:, :, 0].tolist() == [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]]
     np.testing.assert_array_equal(library_mask_pole, library_mask)
@@ -43,7 +48,7 @@ def test_the_pole_mask_keeps_thin_pixels_inside_the_box_only():
                     [6, 3, 3, 3, 0],
                     [6, 3, 8, 3, 0],
                     [6, 0, 0, 0, 0]])
-    library_mask, library_mask_pole = segments.class_segments(index, BUILDING)
+    library_mask, library_mask_pole = segments.class_segments(index, BUILDING, THIN)
     assert library_mask[:, :, 0].sum() == 8
     # The component reaches column 0 and row 3 through the pole, but the box of the building
     # pixels is rows 0-2, columns 1-3: only the sign pixel inside it joins the pole mask.
@@ -55,9 +60,9 @@ def test_a_component_of_thin_pixels_alone_is_dropped_and_thin_majority_too():
     index = _index([[6, 0, 3, 0, 0],
                     [6, 0, 6, 6, 0],
                     [0, 0, 0, 0, 0]])
-    library_mask, _ = segments.class_segments(index, BUILDING)
+    library_mask, _ = segments.class_segments(index, BUILDING, THIN)
     assert library_mask.shape[2] == 0  # left: pole only; right: 1 building pixel, 2 pole pixels
-    poles, _ = segments.class_segments(index, POLE)
+    poles, _ = segments.class_segments(index, POLE, THIN)
     assert poles.shape[2] == 2  # thin classes keep every component of their own
 
 
@@ -65,7 +70,7 @@ def test_segments_follow_matlab_component_order():
     index = _index([[14, 0, 0, 14],
                     [0, 0, 0, 14],
                     [0, 14, 0, 0]])
-    library_mask, _ = segments.class_segments(index, CAR)
+    library_mask, _ = segments.class_segments(index, CAR, THIN)
     firsts = [np.argwhere(library_mask[:, :, k].T)[0][::-1].tolist() for k in range(3)]
     assert firsts == [[0, 0], [2, 1], [0, 3]]  # (row, col) of each segment, column-major order
 
@@ -73,7 +78,7 @@ def test_segments_follow_matlab_component_order():
 def test_absent_class_gives_an_empty_stack_not_a_background_slice():
     index = _index([[1, 1], [1, 1]])
     for class_id in (POLE, LIGHT, SIGN, CAR):
-        library_mask, library_mask_pole = segments.class_segments(index, class_id)
+        library_mask, library_mask_pole = segments.class_segments(index, class_id, THIN)
         assert library_mask.shape == library_mask_pole.shape == (2, 2, 0)
 
 
@@ -98,8 +103,8 @@ def small_root(tmp_path_factory):
 def test_memory_bank_files_hold_the_original_variables(small_root):
     train_connect_component_mask.main(["--root", str(small_root)])
     test_connect_component_mask.main(["--root", str(small_root)])
-    label = common.read_label(small_root / "traindata" / "label_refine" / "00000002.png")
-    rgb = common.read_image(small_root / "traindata" / "RGB256Full" / "00000002.png")
+    label = labels.read_label(small_root / "traindata" / "label_refine" / "00000002.png", class_table.CITYSCAPES)
+    rgb = file_io.read_image(small_root / "traindata" / "RGB256Full" / "00000002.png")
     for class_id in range(1, 20):
         path = small_root / "traindata" / "original_segment" / f"{class_id:02d}" / "00000002.mat"
         raw = scipy.io.loadmat(path)  # a plain MATLAB file
@@ -107,7 +112,7 @@ def test_memory_bank_files_hold_the_original_variables(small_root):
         assert all(raw[k].dtype == np.uint8 for k in ("library_img", "library_mask", "library_mask_pole"))
         library_mask, library_mask_pole = segments.read_segment_masks(path, (32, 64))
         library_img = raw["library_img"].reshape(32, 64, 3, -1)
-        expected_mask, expected_pole = segments.class_segments(label, class_id)
+        expected_mask, expected_pole = segments.class_segments(label, class_id, THIN)
         np.testing.assert_array_equal(library_mask, expected_mask)
         np.testing.assert_array_equal(library_mask_pole, expected_pole)
         np.testing.assert_array_equal(library_img, segments.segment_pixels(rgb, expected_mask))
@@ -147,10 +152,10 @@ def test_the_mask_scripts_take_no_thin_merge(small_root, tmp_path):
     shutil.copytree(small_root / "testdata" / "label_refine", root / "testdata" / "label_refine")
     shutil.copy(small_root / "dataset.json", root / "dataset.json")
     test_connect_component_mask.main(["--root", str(root), "--no-thin-merge"])
-    for image_id in common.list_image_ids(root / "testdata" / "label_refine"):
-        label = common.read_label(root / "testdata" / "label_refine" / f"{common.image_name(image_id)}.png")
+    for image_id in data_root.list_image_ids(root / "testdata" / "label_refine"):
+        label = labels.read_label(root / "testdata" / "label_refine" / f"{data_root.image_name(image_id)}.png", class_table.CITYSCAPES)
         for class_id in range(1, 20):
             path = segments.segment_file(root / "testdata" / "original_mask", class_id, image_id)
             library_mask, library_mask_pole = segments.read_segment_masks(path, (32, 64))
-            np.testing.assert_array_equal(library_mask, segments.class_segments(label, class_id, thin_merge=False)[0])
+            np.testing.assert_array_equal(library_mask, segments.class_segments(label, class_id, THIN, thin_merge=False)[0])
             np.testing.assert_array_equal(library_mask_pole, library_mask)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import scipy.io
 
+import file_io
 import make_demo_dataset
 import mat_v5
+import per_image_runner
 import search_segments
-import sims_common as common
 import test_connect_component_mask
 import test_generate_canvas
 import test_generate_order
@@ -29,7 +30,7 @@ STEPS = [(train_connect_component_mask, []), (test_connect_component_mask, []), 
 
 def scipy_save_mat(path, variables, background=False):
     """The writer the steps used before mat_v5.py, on C-ordered arrays as they built them then."""
-    with common.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+    with file_io.atomic_path(path) as temporary, open(temporary, "wb") as handle:
         scipy.io.savemat(handle, {name: np.ascontiguousarray(value) for name, value in variables.items()},
                          do_compression=True, oned_as="column")
 
@@ -48,7 +49,7 @@ def _variables(path):
 def test_every_step_writes_what_scipy_savemat_wrote(tmp_path, monkeypatch):
     _run_pipeline(tmp_path / "mat_v5", workers=2)  # forked workers, background writes
     with monkeypatch.context() as patch:
-        patch.setattr(common, "save_mat", scipy_save_mat)
+        patch.setattr(file_io, "save_mat", scipy_save_mat)
         _run_pipeline(tmp_path / "savemat", workers=1)
     written = sorted(path.relative_to(tmp_path / "savemat") for path in (tmp_path / "savemat").rglob("*.mat"))
     assert written == sorted(path.relative_to(tmp_path / "mat_v5") for path in (tmp_path / "mat_v5").rglob("*.mat"))
@@ -82,34 +83,34 @@ def _large_variables(value):
 
 def test_an_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "01" / "00000001.mat"
-    common.save_mat(path, _large_variables(1))
+    file_io.save_mat(path, _large_variables(1))
     before = path.read_bytes()
     _interrupt_after(2, monkeypatch)  # stopped inside the first variable's values (3 chunks after its header)
     with pytest.raises(KeyboardInterrupt):
-        common.save_mat(path, _large_variables(2))
+        file_io.save_mat(path, _large_variables(2))
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["00000001.mat"]
-    np.testing.assert_array_equal(common.load_mat(path, ["proposal"])["proposal"], 1)
+    np.testing.assert_array_equal(file_io.load_mat(path, ["proposal"])["proposal"], 1)
 
 
 def _write_in_background(image_id, folder):
     for slot in range(3):
-        common.save_mat(folder / f"{image_id}_{slot}.mat", _large_variables(image_id), background=True)
+        file_io.save_mat(folder / f"{image_id}_{slot}.mat", _large_variables(image_id), background=True)
 
 
 def test_an_interrupted_background_write_stops_the_step_and_leaves_whole_files(tmp_path, monkeypatch):
     _interrupt_after(14, monkeypatch)  # 6 chunks per file: the third file of the first image breaks
     process = functools.partial(_write_in_background, folder=tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        common.run_per_image(process, [1, 2], lambda image_id: [tmp_path / f"{image_id}_2.mat"])
+        per_image_runner.run_per_image(process, [1, 2], lambda image_id: [tmp_path / f"{image_id}_2.mat"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1_0.mat", "1_1.mat"]
     for name in ("1_0.mat", "1_1.mat"):
-        np.testing.assert_array_equal(common.load_mat(tmp_path / name, ["proposal"])["proposal"], 1)
-    assert not common._background_writes
+        np.testing.assert_array_equal(file_io.load_mat(tmp_path / name, ["proposal"])["proposal"], 1)
+    assert not file_io._background_writes
 
 
 def test_a_background_write_outside_the_runner_is_written_at_once(tmp_path):
     path = tmp_path / "now.mat"
-    common.save_mat(path, _large_variables(3), background=True)
-    assert not common._background_writes
-    np.testing.assert_array_equal(common.load_mat(path, ["proposal"])["proposal"], 3)
+    file_io.save_mat(path, _large_variables(3), background=True)
+    assert not file_io._background_writes
+    np.testing.assert_array_equal(file_io.load_mat(path, ["proposal"])["proposal"], 3)

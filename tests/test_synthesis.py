@@ -13,7 +13,10 @@ import pytest
 import scipy.signal
 import tensorflow as tf
 
-import sims_common as common
+import class_table
+import data_root
+import errors
+import file_io
 import synthesis
 import synthesis_1024_2048
 import synthesis_256_512
@@ -23,13 +26,14 @@ import train_generate_synthesis
 import training
 import vgg_features
 from contextual_loss import ContextualLoss
+from network_blocks import one_hot_labels
 from conftest import error_lines, root_after_steps, run_script, write_matconvnet_vgg19
 from synthesis_network import LOSS_WEIGHTS, SynthesisNetwork, synthesis_loss
 
 
 def _inputs(shape, seed=0):
     rng = np.random.default_rng(seed)
-    label = common.one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8))[None]
+    label = one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8), 19).numpy()[None]
     canvas = rng.random((1,) + shape + (3,)) * (rng.random((1,) + shape + (1,)) < 0.5)
     return (tf.constant(label, tf.float32), tf.constant(canvas, tf.float32),
             tf.constant((canvas.sum(axis=3, keepdims=True) > 0), tf.float32))
@@ -38,8 +42,8 @@ def _inputs(shape, seed=0):
 @pytest.mark.parametrize("base_height", [32, 64])
 @pytest.mark.parametrize("level", [1, 2, 4])
 def test_output_shapes_at_every_level(base_height, level):
-    shape = common.Sizes(base_height).shape(level)
-    rgb, logits = SynthesisNetwork(level)(*_inputs(shape))
+    shape = data_root.Sizes(base_height).shape(level)
+    rgb, logits = SynthesisNetwork(level, 19)(*_inputs(shape))
     assert rgb.shape == (1,) + shape + (3,)
     logit_shape = shape if level < 4 else (shape[0] // 2, shape[1] // 2)
     assert logits.shape == (1,) + logit_shape + (20,)
@@ -47,7 +51,7 @@ def test_output_shapes_at_every_level(base_height, level):
 
 
 def test_variables_keep_the_original_scopes():
-    names = {level: {v.name.split(":")[0] for v in SynthesisNetwork(level).trainable_variables} for level in (1, 2, 4)}
+    names = {level: {v.name.split(":")[0] for v in SynthesisNetwork(level, 19).trainable_variables} for level in (1, 2, 4)}
     assert "g_encoder_conv6/g_encoder_conv6_3/weights" in names[1]
     assert "g_decoder_final/g_decoder_final_2/LayerNorm/gamma" in names[2]
     assert {"g_256_conv100/weights", "g_semantic_256_conv100/biases"} <= names[1]
@@ -86,8 +90,8 @@ def test_the_loss_equals_a_numpy_reference():
     shape = (32, 48)
     real = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
     fake = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
-    label = common.one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8))[None].astype(np.float32)
-    clean = common.one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8))[None].astype(np.float32)
+    label = one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8), 19).numpy()[None].astype(np.float32)
+    clean = one_hot_labels(rng.integers(0, 19, shape).astype(np.uint8), 19).numpy()[None].astype(np.float32)
     logits = rng.normal(size=(1,) + shape + (20,)).astype(np.float32)
     terms = synthesis_loss(vgg, tf.constant(real), tf.constant(fake), tf.constant(logits), tf.constant(label),
                            tf.constant(clean), vgg_weight_scale=3.0)
@@ -122,9 +126,9 @@ def test_the_level_4_loss_equals_a_numpy_reference():
     shape, half = (32, 64), (16, 32)
     real = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
     fake = rng.random((1,) + shape + (3,)).astype(np.float32) * 255
-    label = common.one_hot_labels(rng.integers(0, 20, shape).astype(np.uint8))[None].astype(np.float32)
+    label = one_hot_labels(rng.integers(0, 20, shape).astype(np.uint8), 19).numpy()[None].astype(np.float32)
     clean_index = rng.integers(0, 19, shape).astype(np.uint8)
-    clean = common.one_hot_labels(clean_index)[None].astype(np.float32)
+    clean = one_hot_labels(clean_index, 19).numpy()[None].astype(np.float32)
     logits = rng.normal(size=(1,) + half + (20,)).astype(np.float32)
     terms = synthesis_loss(vgg, tf.constant(real), tf.constant(fake), tf.constant(logits), tf.constant(label),
                            tf.constant(clean), vgg_weight_scale=2.0)
@@ -141,7 +145,7 @@ def test_the_level_4_loss_equals_a_numpy_reference():
     for layer, weight in LOSS_WEIGHTS[1:]:
         expected = weight * 2.0 * weighted(real_features[layer], fake_features[layer])
         assert float(terms[layer][0]) == pytest.approx(expected, rel=1e-3), layer
-    target = common.one_hot_labels(clean_index[::2, ::2])
+    target = one_hot_labels(clean_index[::2, ::2], 19).numpy()
     log_softmax = logits[0] - np.log(np.exp(logits[0]).sum(axis=2, keepdims=True))
     assert float(terms["semantic"][0]) == pytest.approx(10 * -(target * log_softmax).sum(axis=2).mean(), rel=1e-4)
 
@@ -149,9 +153,9 @@ def test_the_level_4_loss_equals_a_numpy_reference():
 def test_level_4_refines_on_the_input_resized_without_aligned_corners():
     """TF1's resize_bilinear without align_corners halves a size by taking every other pixel."""
     full = tf.constant(np.random.default_rng(3).random((1, 16, 32, 24)), tf.float32)
-    np.testing.assert_allclose(SynthesisNetwork(4).refinement_input(full).numpy(), full.numpy()[:, ::2, ::2],
+    np.testing.assert_allclose(SynthesisNetwork(4, 19).refinement_input(full).numpy(), full.numpy()[:, ::2, ::2],
                                atol=1e-6)
-    np.testing.assert_array_equal(SynthesisNetwork(2).refinement_input(full).numpy(), full.numpy())
+    np.testing.assert_array_equal(SynthesisNetwork(2, 19).refinement_input(full).numpy(), full.numpy())
 
 
 def test_the_scripts_carry_the_originals_schedules_and_sets():
@@ -226,14 +230,14 @@ def test_a_wrong_checksum_or_a_foreign_pickle_is_refused(tmp_path):
     good = tmp_path / "good.ckpt"
     good.write_bytes(pickle.dumps(arrays))
     size = good.stat().st_size
-    with pytest.raises(common.DataError, match="checksum"):
+    with pytest.raises(errors.DataError, match="checksum"):
         vgg_features.read_lpips_checkpoint(good, size, "0" * 64)
     import hashlib
     digest = hashlib.sha256(good.read_bytes()).hexdigest()
     assert vgg_features.read_lpips_checkpoint(good, size, digest)["VGG16_0"]["Conv_0"]["kernel"].shape == (3, 3, 3, 2)
     evil = tmp_path / "evil.ckpt"
     evil.write_bytes(pickle.dumps({"x": io.BytesIO}))
-    with pytest.raises(common.DataError, match="refusing"):
+    with pytest.raises(errors.DataError, match="refusing"):
         vgg_features.read_lpips_checkpoint(evil, evil.stat().st_size, hashlib.sha256(evil.read_bytes()).hexdigest())
 
 
@@ -257,7 +261,7 @@ def test_the_matconvnet_vgg19_loader_reads_the_original_structure(tmp_path):
 
 def test_without_any_weights_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(vgg_features, "lpips_weight_file", lambda *_: None)
-    with pytest.raises(common.DataError, match="imagenet-vgg-verydeep-19.mat"):
+    with pytest.raises(errors.DataError, match="imagenet-vgg-verydeep-19.mat"):
         vgg_features.load_vgg(tmp_path)
 
 
@@ -278,12 +282,12 @@ def test_progressive_initialisation_copies_shared_layers_only(synthesis_root, tm
     config256 = synthesis.Config(level=1, learning_rate=lambda epoch: 1e-4, epochs=1, sets=1, save_every=10)
     config512 = synthesis.Config(level=2, learning_rate=lambda epoch: 1e-4, epochs=1, sets=1, save_every=10)
     tf.random.set_seed(7)
-    lower = SynthesisNetwork(1)
+    lower = SynthesisNetwork(1, 19)
     tf.train.CheckpointManager(tf.train.Checkpoint(network=lower), str(root / config256.model_folder), 1).save()
     tf.random.set_seed(8)
-    network = SynthesisNetwork(2)
+    network = SynthesisNetwork(2, 19)
     before = {v.name: v.numpy() for v in network.variables}
-    assert synthesis.initialise_from_lower_level(root, config512, network)
+    assert synthesis.initialise_from_lower_level(root, config512, network, class_table.CITYSCAPES)
     lower_values = {v.name: v.numpy() for v in lower.variables}
     for variable in network.variables:
         if variable.name in lower_values:
@@ -303,7 +307,7 @@ def _logged(folder, tag):
 
 def test_training_then_test_phase_write_images(synthesis_root, tmp_path):
     root = root_after_steps(synthesis_root, tmp_path)
-    with pytest.raises(common.DataError, match=r"traindata_mat/02: .*--sets 5"):
+    with pytest.raises(errors.DataError, match=r"traindata_mat/02: .*--sets 5"):
         synthesis_256_512.main(["--train", "--root", str(root), "--max-steps", "2"])
     trained = run_script("python_code/synthesis_256_512.py", "--train", "--root", root, "--max-steps", 2, "--sets", 1)
     assert trained.returncode == 0, trained.stderr
@@ -317,22 +321,22 @@ def test_training_then_test_phase_write_images(synthesis_root, tmp_path):
     assert _logged(root / "trainedmodels" / "synthesis" / "synthesis_512", "learning_rate") == pytest.approx({0: 3e-4})
     tested = run_script("python_code/synthesis_512_1024.py", "--test", "--root", root)
     assert tested.returncode == 0, tested.stderr
-    shape = common.load_sizes(root).shape(2)
-    for image_id in common.list_image_ids(root / "testdata" / "label_refine"):
-        image = common.read_image(root / "result" / "synthesis" / "transform_order_512" / f"{common.image_name(image_id)}.png")
+    shape = data_root.load_sizes(root).shape(2)
+    for image_id in data_root.list_image_ids(root / "testdata" / "label_refine"):
+        image = file_io.read_image(root / "result" / "synthesis" / "transform_order_512" / f"{data_root.image_name(image_id)}.png")
         assert image.shape == shape + (3,) and image.dtype == np.uint8
 
 
 # --- the contextual loss option -----------------------------------------------------------------
 
 def test_training_steps_with_the_contextual_term_lower_the_total_and_crn_loss_on_demo_data(synthesis_root):
-    args = argparse.Namespace(root=synthesis_root, seed=0, sizes=common.load_sizes(synthesis_root),
-                              classes=common.load_classes(synthesis_root))
+    args = argparse.Namespace(root=synthesis_root, seed=0, sizes=data_root.load_sizes(synthesis_root),
+                              classes=class_table.load_classes(synthesis_root))
     config = dataclasses.replace(synthesis_256_512.CONFIG, sets=1)
     read_sample = synthesis.sample_reader(config, args)[0]
     batch = {name: value[None] for name, value in read_sample(0).items()}
     tf.random.set_seed(6)
-    network = SynthesisNetwork(1)
+    network = SynthesisNetwork(1, 19)
     vgg = vgg_features.load_vgg(synthesis_root)
     contextual = ContextualLoss(weight=1.0)
     step = training.make_train_step(
@@ -359,9 +363,9 @@ def test_the_contextual_option_is_recorded_and_a_resume_cannot_change_it(synthes
         "batch_size": 1, "contextual_weight": 2.0, "contextual_layers": "conv2_2,conv4_2",
         "contextual_bandwidth": 0.5, "contextual_max_positions": 4096}
     assert _logged(folder, "contextual")[0] > 0   # in TensorBoard like the other terms
-    with pytest.raises(common.DataError, match="--contextual-weight 2.0, this run asks for 0.0"):
+    with pytest.raises(errors.DataError, match="--contextual-weight 2.0, this run asks for 0.0"):
         synthesis_256_512.main([*options, "--max-steps", "2"])
-    with pytest.raises(common.DataError, match="--contextual-layers conv2_2,conv4_2, this run asks for conv3_2,conv4_2"):
+    with pytest.raises(errors.DataError, match="--contextual-layers conv2_2,conv4_2, this run asks for conv3_2,conv4_2"):
         synthesis_256_512.main([*options, "--max-steps", "2", "--contextual-weight", "2"])
     with pytest.raises(SystemExit):
         synthesis_256_512.main([*options, "--contextual-layers", "conv3_3"])
@@ -371,7 +375,7 @@ def test_the_contextual_option_is_recorded_and_a_resume_cannot_change_it(synthes
     assert "--contextual-weight: expected a number >= 0, got '-1'" in capsys.readouterr().err
     # a model folder trained before the option counts as trained without it
     (folder / training.TRAINING_OPTIONS_RECORD).unlink()
-    with pytest.raises(common.DataError, match="--contextual-weight 0.0, this run asks for 2.0"):
+    with pytest.raises(errors.DataError, match="--contextual-weight 0.0, this run asks for 2.0"):
         synthesis_256_512.main([*options, "--max-steps", "2", "--contextual-weight", "2"])
 
 
@@ -379,5 +383,5 @@ def test_a_missing_checkpoint_or_canvas_folder_is_one_clear_error(synthesis_root
     result = run_script("python_code/synthesis_512_1024.py", "--test", "--root", synthesis_root)
     (line,) = error_lines(result.stderr)
     assert result.returncode != 0 and str(synthesis_root / "trainedmodels" / "synthesis" / "synthesis_512") in line
-    with pytest.raises(common.DataError, match="transform_order_1024: no canvases"):
+    with pytest.raises(errors.DataError, match="transform_order_1024: no canvases"):
         synthesis_1024_2048.main(["--test", "--root", str(tmp_path)])

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import sims_common as common
+import class_table
+import data_root
+import file_io
 import test_generate_transform
 import train_generate_transform
 import training
@@ -104,10 +106,10 @@ def test_gradients_reach_the_six_parameters():
 
 def test_the_network_starts_at_the_identity_and_its_head_gets_gradients():
     rng = np.random.default_rng(4)
-    network = TransformNetwork(input_scale=2)
+    network = TransformNetwork(19, input_scale=2)
     proposals = tf.constant(np.stack([_smooth_blobs(rng, 32, 64) for _ in range(3)]))
     masks = tf.ones([3, 32, 64, 1])
-    label = tf.constant(common.one_hot_labels(rng.integers(0, 20, (32, 64)))[None], tf.float32)
+    label = tf.constant(one_hot_labels(rng.integers(0, 20, (32, 64)), 19)[None], tf.float32)
     real = tf.constant(np.roll(proposals.numpy()[:1], 2, axis=2) * 255.0)
     with tf.GradientTape() as tape:
         warped, theta = network(proposals, masks, label)
@@ -120,7 +122,7 @@ def test_the_network_starts_at_the_identity_and_its_head_gets_gradients():
 
 
 def test_variables_keep_the_original_scopes():
-    names = {v.name for v in TransformNetwork().trainable_variables}
+    names = {v.name for v in TransformNetwork(19).trainable_variables}
     for expected in ("g_transform_conv1/g_transform_conv1_1/weights:0",
                      "g_transform_conv1/g_transform_conv1_1/LayerNorm/gamma:0",
                      "g_transfrom_conv2/g_transfrom_conv2_2/LayerNorm/beta:0",
@@ -169,7 +171,7 @@ def test_short_training_recovers_a_shift():
     masks = np.zeros((4, 32, 64, 1), np.float32)
     masks[:, 6:26, 12:52] = 1
     void = np.full((1, 32, 64), 255, np.uint8)   # a layout without classes
-    network = TransformNetwork(input_scale=2)
+    network = TransformNetwork(19, input_scale=2)
     train_step = training.make_train_step(tf.distribute.get_strategy(), network, tf.keras.optimizers.Adam(1e-3),
                                            lambda batch: batch_losses(network, batch))
     losses = []
@@ -208,13 +210,13 @@ def transform_root(searched_small_root, tmp_path_factory):
 
 
 def test_training_pairs_hold_true_cuts_and_their_perturbations(transform_root):
-    sizes = common.load_sizes(transform_root)
+    sizes = data_root.load_sizes(transform_root)
     checked = 0
-    for image_id in common.list_image_ids(transform_root / "traindata" / "RGB512Full"):
-        image = common.read_image(transform_root / "traindata" / "RGB512Full" / f"{common.image_name(image_id)}.png",
+    for image_id in data_root.list_image_ids(transform_root / "traindata" / "RGB512Full"):
+        image = file_io.read_image(transform_root / "traindata" / "RGB512Full" / f"{data_root.image_name(image_id)}.png",
                                   shape=LEVEL2)
         for path in train_generate_transform.output_files(transform_root, image_id):
-            content = common.load_mat(path, ["proposal", "mask", "proposal_gt"])
+            content = file_io.load_mat(path, ["proposal", "mask", "proposal_gt"])
             proposal, mask, truth = transformation.read_proposals(path, LEVEL2) + (content["proposal_gt"],)
             truth = truth.reshape(proposal.shape)
             assert proposal.dtype == mask.dtype == truth.dtype == np.uint8
@@ -227,25 +229,25 @@ def test_training_pairs_hold_true_cuts_and_their_perturbations(transform_root):
 
 def test_two_sets_differ_and_a_rerun_is_identical(transform_root, tmp_path):
     first, second = train_generate_transform.output_files(transform_root, 1)
-    one = common.load_mat(first, ["proposal"])["proposal"]
-    two = common.load_mat(second, ["proposal"])["proposal"]
+    one = file_io.load_mat(first, ["proposal"])["proposal"]
+    two = file_io.load_mat(second, ["proposal"])["proposal"]
     assert one.shape == two.shape and not np.array_equal(one, two)
     copy = tmp_path / "root"
     shutil.copytree(transform_root, copy)
     shutil.rmtree(copy / "traindata" / "transform")
     train_generate_transform.main(["--root", str(copy)])
-    np.testing.assert_array_equal(common.load_mat(train_generate_transform.output_files(copy, 1)[0],
+    np.testing.assert_array_equal(file_io.load_mat(train_generate_transform.output_files(copy, 1)[0],
                                                   ["proposal"])["proposal"], one)
 
 
 def test_test_inputs_hold_every_segment_once_in_class_order(transform_root):
-    order = common.class_order(transform_root)
-    train_ids = common.list_image_ids(transform_root / "traindata" / "RGB256Full")
-    for image_id in common.list_image_ids(transform_root / "testdata" / "label_refine"):
+    order = class_table.class_order(transform_root, class_table.CITYSCAPES)
+    train_ids = data_root.list_image_ids(transform_root / "traindata" / "RGB256Full")
+    for image_id in data_root.list_image_ids(transform_root / "testdata" / "label_refine"):
         path = test_generate_transform.output_file(transform_root, image_id)[0]
         names = ["proposal", "mask", "class", "proposal_iou", "proposal_pole_mask", "response_index",
                  "original_index", "mask_remained", "class_remained", "original_index_remained", "all_class_flag"]
-        content = common.load_mat(path, names)
+        content = file_io.load_mat(path, names)
         proposal, mask = transformation.read_proposals(path, LEVEL2)
         count = len(mask)
         classes = content["class"].ravel()
@@ -259,8 +261,8 @@ def test_test_inputs_hold_every_segment_once_in_class_order(transform_root):
         assert visited == sorted(visited, key=order.index)
         for j in range(count):
             source_id = train_ids[int(content["response_index"].ravel()[j]) - 1]
-            source = common.read_image(transform_root / "traindata" / "RGB512Full" /
-                                       f"{common.image_name(source_id)}.png", shape=LEVEL2)
+            source = file_io.read_image(transform_root / "traindata" / "RGB512Full" /
+                                       f"{data_root.image_name(source_id)}.png", shape=LEVEL2)
             shape = proposal[j].sum(axis=2) > 0
             assert shape.any()
             np.testing.assert_array_equal(proposal[j][shape], source[shape])
@@ -273,7 +275,7 @@ def test_the_test_phase_handles_none_and_more_than_ten_proposals():
     """The fresh network is the identity, and rounded parameters warp whole pixels: exact copies
     (but for the last row and column, which the original's sampler leaves black)."""
     rng = np.random.default_rng(9)
-    network = TransformNetwork(input_scale=2)
+    network = TransformNetwork(19, input_scale=2)
     label = tf.zeros([1, 32, 64, 20])
     proposal = rng.integers(0, 256, (13, 32, 64, 3), dtype=np.uint8)
     mask = rng.integers(0, 2, (13, 32, 64), dtype=np.uint8)
@@ -287,7 +289,7 @@ def test_the_test_phase_handles_none_and_more_than_ten_proposals():
 
 def test_parameters_are_rounded_at_test_time_unless_switched_off():
     rng = np.random.default_rng(10)
-    network = TransformNetwork(input_scale=2, outside="clamp")
+    network = TransformNetwork(19, input_scale=2, outside="clamp")
     network.affine_bias.assign([1.0, 0.0, 0.4, 0.0, 1.0, 0.0])   # a shift of 0.4 pixels rounds to none
     label = tf.zeros([1, 32, 64, 20])
     proposal = rng.integers(0, 256, (2, 32, 64, 3), dtype=np.uint8)
@@ -299,7 +301,7 @@ def test_parameters_are_rounded_at_test_time_unless_switched_off():
 
 
 def _variables(root):
-    network = TransformNetwork(input_scale=2)
+    network = TransformNetwork(19, input_scale=2)
     tf.train.Checkpoint(network=network).restore(
         tf.train.latest_checkpoint(str(root / "trainedmodels" / "transform"))).expect_partial()
     return [v.numpy() for v in network.trainable_variables]
@@ -322,12 +324,12 @@ def test_training_resumes_where_it_stopped_and_the_test_phase_writes_results(tra
     assert "loss" in tags
 
     transformation.main(["--test", "--root", str(interrupted)])
-    for image_id in common.list_image_ids(interrupted / "testdata" / "label_refine"):
-        name = common.image_name(image_id)
+    for image_id in data_root.list_image_ids(interrupted / "testdata" / "label_refine"):
+        name = data_root.image_name(image_id)
         inputs = test_generate_transform.output_file(interrupted, image_id)[0]
         count = len(transformation.read_proposals(inputs, LEVEL2)[1])
         result = interrupted / "result" / "transform" / "transform_512" / f"{name}.mat"
-        transferred = common.load_mat(result, ["transferred"])["transferred"]
+        transferred = file_io.load_mat(result, ["transferred"])["transferred"]
         assert transferred.dtype == np.uint8 and transferred.size == count * LEVEL2[0] * LEVEL2[1] * 3
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / name) for name in ("python_code", "data_prep")]
 
-import training  # noqa: E402,F401
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
