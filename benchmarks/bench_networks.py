@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import command_line  # noqa: E402
+import distribution  # noqa: E402
 import order_network  # noqa: E402
 import synthesis  # noqa: E402
 import transform_network  # noqa: E402
@@ -78,12 +79,12 @@ def cases(shape, vgg):
 
     transform = transform_network.TransformNetwork(19, input_scale=2)
     yield ("transformation", lambda p, m, l: transform(p, m, l)[0],
-           one_device_step(transform, tf.keras.optimizers.Adam(1e-5), transform_network.batch_losses),
+           one_device_step(transform, distribution.adam(1e-5), transform_network.batch_losses),
            (images, masks, label), {"proposals": pixels[None], "masks": tf.cast(masks[None, ..., 0], tf.uint8),
                                     "label_index": index, "real_image": pixels[:1], "weight": weight})
 
     ordering = order_network.OrderNetwork(19)
-    yield ("order", ordering, one_device_step(ordering, tf.keras.optimizers.Adam(1e-5), order_network.batch_losses),
+    yield ("order", ordering, one_device_step(ordering, distribution.adam(1e-5), order_network.batch_losses),
            (images, images), {"pair_masks": pixels[None], "label": pixels[:1], "weight": weight,
                               "front": tf.constant(rng.integers(1, 20, (1, 10)), tf.int32),
                               "pair_weight": tf.ones([1, 10]),
@@ -91,7 +92,7 @@ def cases(shape, vgg):
 
     for level in (1, 2):
         network = SynthesisNetwork(level, 19)
-        step = one_device_step(network, tf.keras.optimizers.Adam(1e-4),
+        step = one_device_step(network, distribution.adam(1e-4),
                                lambda net, batch: synthesis.batch_losses(net, vgg, synthesis.VGG16_TERM_SCALE, batch))
         yield (f"synthesis_{synthesis.LEVEL_NAMES[level]}", network, step, (label, images[:1], masks[:1]),
                {"label_index": index, "canvas": pixels[:1], "real_image": pixels[:1], "clean_index": index,

@@ -39,6 +39,7 @@ import tensorflow as tf  # noqa: E402
 import class_table  # noqa: E402
 import command_line  # noqa: E402
 import data_root  # noqa: E402
+import distribution  # noqa: E402
 import evaluate  # noqa: E402
 import file_io  # noqa: E402
 import folders  # noqa: E402
@@ -128,7 +129,7 @@ def main(argv=None):
     read_sample = synthesis.sample_reader(config, run)[0]
     tf.random.set_seed(args.seed)   # as training.parse_arguments: the demo's initial weights
     network, vgg = SynthesisNetwork(config.level, run.classes.count), load_vgg(root)
-    optimizer = tf.keras.optimizers.Adam(args.learning_rate(0))
+    optimizer = distribution.adam(args.learning_rate(0))
     train_step = training.make_train_step(
         tf.distribute.get_strategy(), network, optimizer,
         lambda batch: synthesis.batch_losses(network, vgg, synthesis.VGG16_TERM_SCALE, batch),
