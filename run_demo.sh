@@ -74,7 +74,7 @@ done
 if [[ ${SIMS_DEMO_STOP_AFTER:-} == canvases ]]; then say "stopping after the canvases (SIMS_DEMO_STOP_AFTER)"; exit 0; fi
 # 6: synthesis, coarse to fine, then the test phase at the final level; SIMS first, then the
 # parametric baseline (empty canvases) trained the same way. One after the other: side by side,
-# two TensorFlow processes on two cores took 0.64 s a step each against 0.22 s alone.
+# two TensorFlow processes on two cores were no faster than one after the other (docs/demo.md).
 synthesize() {
   for level in $levels; do
     train_synthesis "${synthesis_script[$level]}" --max-steps "${synthesis_steps[$level]}" \

@@ -127,7 +127,7 @@ def main(argv=None):
         started = time.perf_counter()
         train_and_test(variant, args, contextual_options[name])
         LOG.info("%s: trained and tested in %.0f s", name, time.perf_counter() - started)
-        for row in evaluate.method_scores(variant, "512", lpips):
+        for row in evaluate.method_scores(variant, "512", lpips)[0]:
             if row[0].startswith("SIMS"):
                 table.append((f"SIMS, {name} contextual", *row[1:]))
             elif row[0] == "canvas alone" and name == VARIANTS[0]:

@@ -73,36 +73,36 @@ def run_seed(root, seed, preset):
     return time.perf_counter() - started
 
 
-def seed_scores(seed_root, level_name, lpips):
+def seed_scores(seed_root, level_name, lpips, rows):
     """({method: (PSNR, SSIM, LPIPS, |x - canvas|)}, ground truth's |x - canvas|, {method: |x - canvas|
-    at least INNER_MARGIN pixels inside the content}) of a finished root."""
-    table = {row: figures for row, _, *figures in evaluate.method_scores(seed_root, level_name, lpips)}
-    missing = [method for method in METHODS if method not in table]
+    at least INNER_MARGIN pixels inside the content}) of a finished root whose read_rows are `rows`."""
+    missing = [method for method in METHODS if method not in rows]
     if missing:
         raise errors.DataError(f"{seed_root}: no {', '.join(missing)} results; run_demo.sh did not finish there")
-    rows = evaluate.read_rows(seed_root, level_name)
+    scored, truth_error = evaluate.method_scores(seed_root, level_name, lpips, rows)
+    table = {row: figures for row, _, *figures in scored}
     names = sorted(rows["canvas alone"])
     inner = {method: evaluate.canvas_error([rows[method][name] for name in names],
                                            [rows["canvas alone"][name] for name in names], INNER_MARGIN)
              for method in METHODS[:2]}
-    return table, evaluate.truth_canvas_error(seed_root, level_name), inner
+    return table, truth_error, inner
 
 
-def class_errors(seed_root, level_name):
+def class_errors(seed_root, level_name, rows):
     """{class name: (pixels, summed |SIMS - canvas|, summed |parametric - canvas|)} over the canvas'
     content, by the class of the test canvas' revised label there."""
-    rows, classes = evaluate.read_rows(seed_root, level_name), class_table.load_classes(seed_root)
+    classes = class_table.load_classes(seed_root)
     folder = seed_root / folders.canvases(level_name)
     sums = {}
     for name, canvas in rows["canvas alone"].items():
         index = labels.label_to_index(file_io.load_mat(folder / f"{name}.mat", ["label"])["label"], classes)[0]
         content = evaluate.canvas_content(canvas)
-        errors = [np.abs(rows[method][name].astype(np.float64) - canvas).mean(axis=2) for method in METHODS[:2]]
+        differences = [np.abs(rows[method][name].astype(np.float64) - canvas).mean(axis=2) for method in METHODS[:2]]
         for class_id in np.unique(index[content]):
             where = content & (index == class_id)
             name_of = classes.names[class_id] if class_id < classes.count else "void"
             pixels, sims, parametric = sums.get(name_of, (0, 0.0, 0.0))
-            sums[name_of] = (pixels + int(where.sum()), sims + errors[0][where].sum(), parametric + errors[1][where].sum())
+            sums[name_of] = (pixels + int(where.sum()), sims + differences[0][where].sum(), parametric + differences[1][where].sum())
     return sums
 
 
@@ -128,7 +128,8 @@ def main(argv=None):
         with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
             seconds = dict(zip(args.seeds, pool.map(lambda seed: run_seed(root, seed, args.preset), args.seeds)))
     level_name, lpips = EVALUATED_LEVEL[args.preset], evaluate.Lpips()
-    results = {seed: seed_scores(root / f"seed_{seed}", level_name, lpips) for seed in args.seeds}
+    rows = {seed: evaluate.read_rows(root / f"seed_{seed}", level_name) for seed in args.seeds}
+    results = {seed: seed_scores(root / f"seed_{seed}", level_name, lpips, rows[seed]) for seed in args.seeds}
 
     print(f"preset {args.preset}, evaluated at level {level_name}; processor: {processor()}; "
           f"{args.parallel} seed(s) at a time")
@@ -147,7 +148,7 @@ def main(argv=None):
         print(f"      {method:<26} " + " ".join(f"{m:>6.3f} ({s:.3f})" for m, s in zip(values.mean(axis=0), spread)))
     by_class = {}
     for seed in args.seeds:
-        for name, sums in class_errors(root / f"seed_{seed}", level_name).items():
+        for name, sums in class_errors(root / f"seed_{seed}", level_name, rows[seed]).items():
             by_class[name] = [total + part for total, part in zip(by_class.get(name, (0, 0.0, 0.0)), sums)]
     content = sum(pixels for pixels, _, _ in by_class.values())
     print(f"|x - canvas| by class over the seeds (classes with {CLASS_SHARE:.0%} of the content or more):")

@@ -137,7 +137,7 @@ class OriginalAdam(keras.optimizers.Adam):
     1e-7) and TensorFlow's fused ApplyAdam kernel, which updates a weight and its two moments in one
     pass where Keras' own update makes several (a third of the time on the CPU; for the synthesis
     network's 56 million weights that is a fifth of a demo training step,
-    benchmarks/bench_networks.py). Its slot variables are Keras' Adam's, so checkpoints keep."""
+    benchmarks/bench_adam.py). Its slot variables are Keras' Adam's, so checkpoints keep."""
 
     def __init__(self, learning_rate):
         super().__init__(learning_rate, epsilon=ORIGINAL_ADAM_EPSILON, name="adam")

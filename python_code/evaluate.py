@@ -87,12 +87,12 @@ def canvas_error(images, canvases, margin=1):
     """Mean over images of the mean |image - canvas| (0..255, over RGB) on the canvas' content
     (canvas_content with that margin); images whose canvas has no such pixel are left out (nan
     when none has)."""
-    errors = []
+    differences = []
     for image, canvas in zip(images, canvases):
         content = canvas_content(canvas, margin)
         if content.any():
-            errors.append(np.abs(image.astype(np.float64) - canvas)[content].mean())
-    return float(np.mean(errors)) if errors else float("nan")
+            differences.append(np.abs(image.astype(np.float64) - canvas)[content].mean())
+    return float(np.mean(differences)) if differences else float("nan")
 
 
 def read_rows(root, level_name):
@@ -121,28 +121,23 @@ def read_truths(root, level_name, names):
     return [file_io.read_image(truth_folder / f"{name}.png", shape=shape) for name in names]
 
 
-def method_scores(root, level_name, lpips=None):
-    """[(row name, images, PSNR, SSIM, LPIPS, |x - canvas|)] of the methods whose outputs are in a
-    data root."""
-    rows = read_rows(root, level_name)
+def method_scores(root, level_name, lpips=None, rows=None):
+    """([(row name, images, PSNR, SSIM, LPIPS, |x - canvas|)] of the methods whose outputs are in a
+    data root, the ground truth's |x - canvas|); rows: read_rows' result when the caller has it."""
+    rows = rows or read_rows(root, level_name)
     if not rows:
-        raise errors.DataError(f"{root / 'testdata' / 'synthesis' / ('transform_order_' + level_name)}: no test canvases")
+        raise errors.DataError(f"{root / folders.canvases(level_name)}: no test canvases")
     canvases = rows["canvas alone"]
+    names = sorted(canvases)
+    truths = dict(zip(names, read_truths(root, level_name, names)))
     lpips = lpips or Lpips()
     table = []
     for row, images in rows.items():
-        names = sorted(images)
-        found = [images[name] for name in names]
-        table.append((row, len(names), *scores(found, read_truths(root, level_name, names), lpips),
-                      canvas_error(found, [canvases[name] for name in names])))
-    return table
-
-
-def truth_canvas_error(root, level_name):
-    """|ground truth - canvas| on the canvas' content, over the level's test canvases."""
-    canvases = read_rows(root, level_name)["canvas alone"]
-    names = sorted(canvases)
-    return canvas_error(read_truths(root, level_name, names), [canvases[name] for name in names])
+        shown = sorted(images)
+        found = [images[name] for name in shown]
+        table.append((row, len(shown), *scores(found, [truths[name] for name in shown], lpips),
+                      canvas_error(found, [canvases[name] for name in shown])))
+    return table, canvas_error([truths[name] for name in names], [canvases[name] for name in names])
 
 
 def format_table(table):
@@ -158,9 +153,9 @@ def main(argv=None):
     command_line.add_level_argument(parser, LEVEL_NAMES)
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    print(format_table(method_scores(root, args.level)))
-    print(f"ground truth's |x - canvas|: {truth_canvas_error(root, args.level):.1f} (the retrieved segments "
-          "against the real scene)")
+    table, truth_error = method_scores(root, args.level)
+    print(format_table(table))
+    print(f"ground truth's |x - canvas|: {truth_error:.1f} (the retrieved segments against the real scene)")
     contact_sheets.write_contact_sheets(root, args.level, data_root.load_sizes(root).shape(data_root.LEVELS[args.level]))
 
 

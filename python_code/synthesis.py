@@ -219,8 +219,8 @@ def test(config, args):
                            synthesize(network, canvas, label_index))
 
     per_image_runner.run_per_image(process, data_root.list_image_ids(folder, suffix=".mat"),
-                         lambda image_id: [root / config.result_folder / f"{data_root.image_name(image_id)}.png"],
-                         description=f"synthesis {config.name} test")
+                                   lambda image_id: [root / config.result_folder / f"{data_root.image_name(image_id)}.png"],
+                                   description=f"synthesis {config.name} test")
 
 
 def vgg_layer_list(text):
