@@ -5,7 +5,8 @@
 2. The SIMS network of synthesis_256_512.py is trained in this process exactly as the demo trains
    it (same seed, so the same initial weights and samples; --batch-size, 1 as the demo by default;
    the fixed --learning-rate or a schedule "RATE:UNTIL,RATE": 1e-3 to step 1500, then 1e-4, is
-   "1e-3:1500,1e-4").
+   "1e-3:1500,1e-4"). With --parametric it trains the parametric baseline instead (empty canvases,
+   the clean layout), whose |x - canvas| the demo's goal compares SIMS' with.
 3. Every --every steps, without changing the weights:
    - test |x - canvas|: evaluate.py's mean absolute difference from the test canvases on their
      content (neither black gaps nor white elision marks), and the test LPIPS;
@@ -22,6 +23,7 @@ Last line: `test_canvas_error=<x> train_canvas_error=<y> high_frequency_gain=<z>
 """
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -44,6 +46,7 @@ import evaluate  # noqa: E402
 import file_io  # noqa: E402
 import folders  # noqa: E402
 import labels  # noqa: E402
+import matlab_image_ops  # noqa: E402
 import synthesis  # noqa: E402
 import synthesis_256_512  # noqa: E402
 from demo_roots import benchmark_parser, prepare_demo_root  # noqa: E402
@@ -81,8 +84,10 @@ def detail_and_blur_errors(output, canvas):
     return gain, float(np.abs(blur(output) - blur(canvas))[content].mean())
 
 
-def test_inputs(root, classes, level_name="256"):
-    """[(canvas in 0..1, label index, uint8 canvas, ground truth)] of the level's test canvases."""
+def test_inputs(root, classes, config):
+    """[(network canvas in 0..1, label index, uint8 test canvas, ground truth)] of the level's test
+    canvases; the parametric baseline is given an empty canvas and the clean layout, as its test phase."""
+    level_name = config.name
     folder = root / folders.canvases(level_name)
     names = sorted(path.stem for path in folder.glob("*.mat"))
     truths = evaluate.read_truths(root, level_name, names)
@@ -90,9 +95,20 @@ def test_inputs(root, classes, level_name="256"):
     for name, truth in zip(names, truths):
         content = file_io.load_mat(folder / f"{name}.mat", ["proposal", "label"])
         canvas = np.clip(content["proposal"], 0, 1)
-        found.append((canvas, labels.label_to_index(content["label"], classes)[0],
-                      np.round(canvas * 255).astype(np.uint8), truth))
+        label_index = labels.label_to_index(content["label"], classes)[0]
+        given = canvas
+        if config.parametric:
+            given = np.zeros_like(canvas)
+            label_index = matlab_image_ops.resize_nearest(
+                labels.read_label(root / config.test_layout_folder / f"{name}.png", classes=classes), canvas.shape[:2])
+        found.append((given, label_index, np.round(canvas * 255).astype(np.uint8), truth))
     return found
+
+
+def nan_mean(values):
+    """The mean of the values that are not nan; nan if none is (the baseline's empty training canvases)."""
+    values = np.asarray(values, np.float64)
+    return float(values[~np.isnan(values)].mean()) if not np.isnan(values).all() else float("nan")
 
 
 def measure(network, tests, train_samples, lpips):
@@ -108,7 +124,7 @@ def measure(network, tests, train_samples, lpips):
     canvas_channel = network.class_count + 1   # the input is label (K + 1), canvas (3), mask, then the decoder
     return {"test |x - canvas|": test_error, "test LPIPS": test_lpips,
             "train |x - canvas|": evaluate.canvas_error(train_outputs, train_canvases),
-            "high-frequency gain": float(np.nanmean(gains)), "low-pass error": float(np.nanmean(blur_errors)),
+            "high-frequency gain": nan_mean(gains), "low-pass error": nan_mean(blur_errors),
             "|w| canvas": float(np.abs(weights[:, :, canvas_channel:canvas_channel + 3]).mean()),
             "|w| decoder": float(np.abs(weights[:, :, canvas_channel + 4:]).mean())}
 
@@ -119,13 +135,14 @@ def main(argv=None):
     parser.add_argument("--steps", type=command_line.positive_int, default=2000, help="training steps (default 2000)")
     parser.add_argument("--every", type=command_line.positive_int, default=250, help="steps between measurements")
     parser.add_argument("--batch-size", type=command_line.positive_int, default=1, help="samples a step (default 1)")
+    parser.add_argument("--parametric", action="store_true", help="train the parametric baseline (empty canvases)")
     parser.add_argument("--learning-rate", type=rate_schedule, default=rate_schedule("3e-4"),
                         help="fixed rate or schedule RATE:UNTIL,...,RATE (default 3e-4, the quick demo's)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     prepare_demo_root(root, args.demo_seed, "quick")
     run = argparse.Namespace(root=root, seed=args.seed, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root))
-    config = synthesis_256_512.CONFIG
+    config = dataclasses.replace(synthesis_256_512.CONFIG, parametric=args.parametric)
     read_sample = synthesis.sample_reader(config, run)[0]
     tf.random.set_seed(args.seed)   # as training.parse_arguments: the demo's initial weights
     network, vgg = SynthesisNetwork(config.level, run.classes.count), load_vgg(root)
@@ -134,10 +151,10 @@ def main(argv=None):
         tf.distribute.get_strategy(), network, optimizer,
         lambda batch: synthesis.batch_losses(network, vgg, synthesis.VGG16_TERM_SCALE, batch),
         samples_can_be_empty=False)
-    lpips, tests = evaluate.Lpips(), test_inputs(root, run.classes)
+    lpips, tests = evaluate.Lpips(), test_inputs(root, run.classes, config)
     train_samples = [read_sample(index) for index in TRAIN_SAMPLES]
     print(f"demo seed {args.demo_seed}, base height {run.sizes.base_height}, training seed {args.seed}, "
-          f"batch {args.batch_size}")
+          f"batch {args.batch_size}{', parametric baseline' if args.parametric else ''}")
     header = None
     started = time.perf_counter()
     for current in range(args.steps):

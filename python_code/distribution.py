@@ -135,8 +135,8 @@ ORIGINAL_ADAM_EPSILON = 1e-8   # tf.train.AdamOptimizer's default, which every o
 def adam(learning_rate):
     """Adam with the original's epsilon, wrapped in dynamic loss scaling when the networks compute
     in float16. (TensorFlow's fused ApplyAdam kernel, the original's, was a fifth faster on the demo's
-    steps but made a resumed run differ from an uninterrupted one in a third of the runs of
-    tests/test_distributed_training.py, so Keras' update stays.)"""
+    steps but made two identical training runs differ in their last bits, and so resumed runs
+    differ from uninterrupted ones; benchmarks/README.md, "Optimizer speed". Keras' update stays.)"""
     optimizer = keras.optimizers.Adam(learning_rate, epsilon=ORIGINAL_ADAM_EPSILON)
     if network_blocks.compute_dtype() == tf.float16:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
