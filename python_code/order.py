@@ -93,10 +93,17 @@ def sample_reader(args):
     return read_sample, image_ids
 
 
+def order_network(args):
+    """The ordering network of the data root's class table; a model imported from the original's
+    keeps the original's fixed pooling window (its import record says so)."""
+    return OrderNetwork(args.classes.count,
+                        pool_window=training.import_record(args.root / MODEL_FOLDER).get("pool_window"))
+
+
 def train(args, steps):
     read_sample, image_ids = sample_reader(args)
     with args.strategy.scope():
-        network = OrderNetwork(args.classes.count)
+        network = order_network(args)
         optimizer = distribution.adam(learning_rate(1))
     epoch_steps = training.steps_per_epoch(args, EPOCHS, len(image_ids))
     training.train(args, training.TrainingJob(
@@ -117,7 +124,7 @@ def predict(network, pair_masks, label):
 
 def test(args):
     root, shape = args.root, args.sizes.shape(LEVEL)
-    network = OrderNetwork(args.classes.count)
+    network = order_network(args)
     training.restore_for_test(root / MODEL_FOLDER, network, args.classes, root / RESULT_FOLDER, ".mat")
 
     def result_of(name):

@@ -17,9 +17,12 @@ HIDDEN_UNITS = 1024
 
 
 class OrderNetwork(tf.Module):
-    def __init__(self, class_count):
+    def __init__(self, class_count, pool_window=None):
+        """pool_window: None pools the last feature map globally (the port's own models); [8, 12]
+        is the original's fixed VALID average window (its models, import_original_models.py), one
+        cell at the original's 256x512, whose last 4 of 16 columns it never sees."""
         super().__init__(name="order_network")
-        self.logit_count = class_count + 1
+        self.logit_count, self.pool_window = class_count + 1, pool_window
         self.trunk = PooledTrunk(6, [f"g_selection_conv{i}" for i in range(1, 6)])
         self.hidden = ConvLayerNorm(512, HIDDEN_UNITS, kernel_size=1, name="g_selection_conv6")
         with tf.name_scope("g_selection_classify"):
@@ -32,6 +35,8 @@ class OrderNetwork(tf.Module):
         ([N, HIDDEN_UNITS], 1 = keep) the network is in training mode and drops the hidden units
         marked 0, scaling the rest by 1 / (1 - DROPOUT_RATE)."""
         x = self.trunk(tf.concat([pair_masks, labels], axis=3))
+        if self.pool_window is not None:
+            x = tf.nn.avg_pool2d(x, self.pool_window, self.pool_window, padding="VALID")
         x = self.hidden(tf.reduce_mean(x, axis=[1, 2], keepdims=True))
         if dropout_keep is not None:
             x = x * tf.reshape(dropout_keep, [-1, 1, 1, HIDDEN_UNITS]) / (1.0 - DROPOUT_RATE)

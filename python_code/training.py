@@ -333,6 +333,21 @@ def check_training_options(folder, options, training_starts=False):
                                    "another model folder")
 
 
+IMPORT_RECORD = "imported_from.json"   # in a model folder imported from the original's (import_original_models.py)
+
+
+def import_record(folder):
+    """{what the import recorded} of a model folder imported from the original's checkpoints, {}
+    for a model trained here."""
+    record = Path(folder) / IMPORT_RECORD
+    if not record.exists():
+        return {}
+    try:
+        return dict(json.loads(record.read_text()))
+    except ValueError as error:
+        raise errors.DataError(f"{record}: not an import record ({error})") from None
+
+
 CLASSES_RECORD = "classes.json"  # in a model folder: the class names its networks were built for
 
 

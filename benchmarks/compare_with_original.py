@@ -1,0 +1,283 @@
+"""The original's own TensorFlow 1 networks, built from a checkout of xjqicuhk/SIMS at run time.
+
+`--make-checkpoints DIR` writes, for each of the original's networks (transformation, ordering,
+synthesis at levels 1, 2 and 4), a checkpoint in the original's format and folder layout
+(DIR/transform/0100, DIR/order/0100, DIR/synthesis_256_512/0800, DIR/synthesis/synthesis_512/0100,
+DIR/synthesis/synthesis_1024/0100: model.ckpt.* and a `checkpoint` file), made by the original's
+graph code with seeded weights and Adam's slots, as its scripts' Saver writes them after
+`AdamOptimizer(...).minimize`. `python_code/import_original_models.py --models DIR` then imports
+them like the authors' trainedmodels/.
+
+The original's code is read from --original PATH (a checkout of xjqicuhk/SIMS; its python_code/
+folder) and never copied: the graph-building functions are taken from its files with `ast` and
+run under tf.compat.v1 with tf-slim (../shared/ORIGINAL_TF1_UNDER_TF2.md; `pip install tf-slim==1.1.0`
+into a folder on PYTHONPATH).
+"""
+
+import argparse
+import ast
+import json
+import logging
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "python_code"))
+
+import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import command_line  # noqa: E402
+import errors  # noqa: E402
+import import_original_models  # noqa: E402
+import training  # noqa: E402
+from order_network import OrderNetwork  # noqa: E402
+
+LOG = logging.getLogger("sims")
+v1 = tf.compat.v1
+
+# network: (script, builder function, the original's module-level settings it reads, folder, step);
+# the checkpoints are made in the training phase, the comparison runs the test phase (training_phase
+# False: no dropout, the transformer's parameters rounded)
+NETWORKS = {
+    "transformation": ("transformation.py", "proposal_transform",
+                       {"batch_size": 1, "num_proposal": 10, "crop_size_h": 512, "crop_size_w": 1024, "sp": 512,
+                        "training_phase": True}, "transform", "0100"),
+    "order": ("order.py", "proposal_classifier", {"batch_size": 1, "training_phase": True}, "order", "0100"),
+    "synthesis_1": ("synthesis_256_512.py", "recursive_generator", {"batch_size": 1}, "synthesis_256_512", "0800"),
+    "synthesis_2": ("synthesis_512_1024.py", "recursive_generator", {"batch_size": 1},
+                    "synthesis/synthesis_512", "0100"),
+    "synthesis_4": ("synthesis_1024_2048.py", "recursive_generator", {"batch_size": 1},
+                    "synthesis/synthesis_1024", "0100"),
+}
+SYNTHESIS_SP = {"synthesis_1": 256, "synthesis_2": 512, "synthesis_4": 1024}   # the original's sizes
+COMPARE_SP = {"synthesis_1": 64, "synthesis_2": 128, "synthesis_4": 256}      # the smallest its functions allow
+PORT_MODEL = {"transformation": "transformation network", "order": "ordering network",
+              "synthesis_1": "synthesis level 1", "synthesis_2": "synthesis level 2", "synthesis_4": "synthesis level 4"}
+LABEL_CHANNELS = 20   # the original's 19 Cityscapes classes and void
+
+
+def original_functions(script, names):
+    """{name: function} of the top-level functions `names` of the original's `script`, compiled
+    from its source (its Python 2 print statements become `pass` so that the file parses)."""
+    lines = []
+    for line in script.read_text().splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("print ") or stripped.startswith("print\t"):
+            line = line[:len(line) - len(stripped)] + "pass"
+        lines.append(line)
+    tree = ast.parse("\n".join(lines))
+    wanted = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in names]
+    missing = set(names) - {node.name for node in wanted}
+    if missing:
+        raise errors.DataError(f"{script}: no function {', '.join(sorted(missing))}")
+    return ast.Module(body=wanted, type_ignores=[])
+
+
+def original_namespace(original, script, functions, settings):
+    """A namespace in which the original's `functions` of `script` run: tf is tf.compat.v1, slim
+    is tf-slim, np numpy, plus the module-level settings they read."""
+    try:
+        import tf_slim
+    except ImportError:
+        raise errors.DataError("tf_slim is not importable: pip install --target DIR tf-slim==1.1.0 --no-deps "
+                               "and put DIR on PYTHONPATH (../shared/ORIGINAL_TF1_UNDER_TF2.md)") from None
+    namespace = {"tf": v1, "slim": tf_slim, "np": np, **settings}
+    for name, wanted in (("spatial_transformer.py", ["transformer"]), (script, ["lrelu", *functions])):
+        module = original_functions(original / name, wanted)
+        exec(compile(module, str(original / name), "exec"), namespace)   # the original's code, read at run time
+    return namespace
+
+
+def input_shapes(network, sp):
+    """The shapes of the inputs of the original's `network` (synthesis at size sp x 2 sp)."""
+    if network == "transformation":
+        settings = NETWORKS[network][2]
+        count, height, width = settings["num_proposal"], settings["crop_size_h"], settings["crop_size_w"]
+        return [(count, height, width, 3), (count, height, width, 1), (1, height, width, LABEL_CHANNELS)]
+    if network == "order":
+        return [(1, 256, 512, 6)]   # input_dim: the pair's colour mask and the colour label, RGB each
+    return [(1, sp, 2 * sp, LABEL_CHANNELS + 4)]   # label, canvas, canvas mask
+
+
+def build_original(original, network, sp, test_phase):
+    """(placeholders, {output name: tensor}) of `network` built by the original's code in the
+    current graph; test_phase as its training_phase = False (no dropout, rounded warp parameters)."""
+    script, builder, settings, _, _ = NETWORKS[network]
+    namespace = original_namespace(original, script, [builder], {**settings, "training_phase": not test_phase})
+    placeholders = [v1.placeholder(tf.float32, shape) for shape in input_shapes(network, sp)]
+    if network == "transformation":
+        warped, _ = namespace[builder](*placeholders)
+        theta = next(op.outputs[0] for op in v1.get_default_graph().get_operations()
+                     if op.type in ("Add", "AddV2") and op.inputs[0].op.type == "MatMul")
+        return placeholders, {"warped": warped, "parameters": theta}   # theta before the test phase rounds it
+    if network == "order":
+        return placeholders, {"logits": namespace[builder](*placeholders)}
+    image, logits = namespace[builder](placeholders[0], sp)
+    return placeholders, {"image": image, "logits": logits}
+
+
+def seeded_value(variable, rng):
+    """A seeded value for one of the original's variables: weights small, layer-norm gammas near 1,
+    biases and betas spread, Adam's moments positive where they must be (v, the beta powers)."""
+    shape, name = variable.shape.as_list(), variable.op.name
+    if name in ("beta1_power", "beta2_power"):
+        return np.float32(0.9 if name == "beta1_power" else 0.999) ** 3
+    if name.endswith("/Adam_1"):
+        return rng.uniform(1e-8, 1e-4, shape).astype(np.float32)
+    if name.endswith("/Adam"):
+        return rng.normal(0, 1e-3, shape).astype(np.float32)
+    if name == "g_transform_param":   # warp parameters near the identity, as a trained transformer's
+        return rng.normal(0, 2e-3, shape).astype(np.float32)
+    if name == "g_b_fc1":
+        return (np.array([1, 0, 0, 0, 1, 0]) + rng.normal(0, 0.3, shape)).astype(np.float32)
+    scale = 0.05 if "weights" in name else 0.5
+    return (rng.normal(0, scale, shape) + (1.0 if name.endswith("gamma") else 0.0)).astype(np.float32)
+
+
+def make_checkpoint(original, network, folder, seed):
+    """The original's `network` with seeded weights and Adam slots, saved as the original's scripts
+    save it (Saver after AdamOptimizer(...).minimize over the g_ variables) into folder/model.ckpt;
+    a folder that has one already is kept."""
+    if (folder / "checkpoint").exists():
+        LOG.info("%s: %s has a checkpoint already, kept", network, folder)
+        return
+    with tf.Graph().as_default():
+        _, outputs = build_original(original, network, SYNTHESIS_SP.get(network), test_phase=False)
+        trainable = [v for v in v1.trainable_variables() if v.name.startswith("g_")]
+        loss = tf.add_n([v1.reduce_mean(output) for output in outputs.values()])
+        v1.train.AdamOptimizer(learning_rate=1e-4).minimize(loss, var_list=trainable)
+        rng = np.random.default_rng(seed)
+        saver = v1.train.Saver(max_to_keep=1000)
+        with v1.Session() as session:
+            for variable in v1.global_variables():
+                variable.load(seeded_value(variable, rng), session)
+            folder.mkdir(parents=True, exist_ok=True)
+            saver.save(session, str(folder / "model.ckpt"))
+    LOG.info("%s: the original's graph saved to %s", network, folder)
+
+
+def original_outputs(original, network, checkpoint, inputs):
+    """The original graph's test-phase outputs on `inputs` with the weights of its checkpoint
+    (TF1 Saver); level 1 built at a small size names its output layers after that size, so they
+    are read from the checkpoint's g_256_ names."""
+    with tf.Graph().as_default():
+        placeholders, fetches = build_original(original, network, COMPARE_SP.get(network), test_phase=True)
+        names = {}
+        for variable in v1.global_variables():
+            name = variable.op.name
+            if network == "synthesis_1":
+                sp = COMPARE_SP[network]
+                name = name.replace(f"g_{sp}_conv100", "g_256_conv100").replace(
+                    f"g_semantic_{sp}_conv100", "g_semantic_256_conv100")
+            names[name] = variable
+        with v1.Session() as session:
+            v1.train.Saver(var_list=names).restore(session, checkpoint)
+            return session.run(fetches, dict(zip(placeholders, inputs)))
+
+
+def port_outputs(root, network, inputs):
+    """The port's outputs on `inputs`, from its network imported into root (the test phase)."""
+    model = next(model for model in import_original_models.MODELS if model.name == PORT_MODEL[network])
+    folder = root / model.folder
+    count = LABEL_CHANNELS - 1
+    if network == "order":   # as order.py builds it: the import record's pooling window
+        net = OrderNetwork(count, pool_window=training.import_record(folder).get("pool_window"))
+    else:
+        net = model.build(count)
+    tf.train.Checkpoint(network=net).restore(tf.train.latest_checkpoint(str(folder))).expect_partial()
+    if network == "transformation":
+        proposals, masks, label = inputs
+        warped, _ = net(proposals, masks, label, round_parameters=True)
+        return {"warped": warped.numpy(), "parameters": net.parameters(proposals, masks, label).numpy()}
+    (data,) = inputs
+    if network == "order":
+        return {"logits": net(data[..., :3], data[..., 3:]).numpy()[0]}
+    image, logits = net(data[..., :LABEL_CHANNELS], data[..., LABEL_CHANNELS:LABEL_CHANNELS + 3],
+                        data[..., LABEL_CHANNELS + 3:])
+    # the imported network writes RGB where the original wrote BGR
+    return {"image": image.numpy()[..., ::-1], "logits": logits.numpy()}
+
+
+def seeded_inputs(network, rng):
+    """Inputs of the comparison: one-hot labels, colours in 0..1, binary masks."""
+    inputs = []
+    for shape in input_shapes(network, COMPARE_SP.get(network)):
+        if network == "order":
+            inputs.append(rng.uniform(0, 1, shape).astype(np.float32))
+            continue
+        if shape[-1] == LABEL_CHANNELS:    # the transformer's label
+            inputs.append(np.eye(LABEL_CHANNELS, dtype=np.float32)[rng.integers(0, LABEL_CHANNELS, shape[:-1])])
+        elif shape[-1] == 1:               # the transformer's masks
+            inputs.append((rng.uniform(0, 1, shape) > 0.5).astype(np.float32))
+        elif shape[-1] == 3:               # the transformer's proposals
+            inputs.append(rng.uniform(0, 1, shape).astype(np.float32))
+        else:                              # synthesis: label, canvas and its mask
+            label = np.eye(LABEL_CHANNELS, dtype=np.float32)[rng.integers(0, LABEL_CHANNELS, shape[:-1])]
+            canvas = rng.uniform(0, 1, shape[:-1] + (3,)).astype(np.float32)
+            mask = (rng.uniform(0, 1, shape[:-1] + (1,)) > 0.5).astype(np.float32)
+            inputs.append(np.concatenate([label, canvas, mask], axis=3))
+    return inputs
+
+
+def compare(original, models, root, networks, seed):
+    """One line per network: the largest difference between the original's outputs and the port's."""
+    for network in networks:
+        _, _, _, folder, step = NETWORKS[network]
+        inputs = seeded_inputs(network, np.random.default_rng(seed))
+        theirs = original_outputs(original, network, str(models / folder / step / "model.ckpt"), inputs)
+        ours = port_outputs(root, network, inputs)
+        parts = []
+        for name, value in theirs.items():
+            difference = np.abs(np.asarray(ours[name], np.float64) - value)
+            scale = max(float(np.abs(value).max()), 1e-12)
+            parts.append(f"{name}: max abs difference {difference.max():.3g}, relative {difference.max() / scale:.2g} "
+                         f"(largest value {scale:.3g})")
+        print(f"{network}: " + "; ".join(parts), flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--original", type=Path, required=True,
+                        help="a checkout of xjqicuhk/SIMS (or its python_code/ folder)")
+    parser.add_argument("--make-checkpoints", type=Path, metavar="DIR",
+                        help="write original-format checkpoints of every network into DIR (the original's layout)")
+    parser.add_argument("--compare", type=Path, metavar="ROOT",
+                        help="compare the original's networks (weights from --make-checkpoints DIR) with the port's "
+                             "imported into ROOT by import_original_models.py --models DIR --root ROOT")
+    parser.add_argument("--list-variables", type=Path, metavar="FILE",
+                        help="write the variables (name and shape) of the checkpoints in --make-checkpoints DIR, "
+                             "by network, as JSON (tests/original_variables.json is this file)")
+    parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=sorted(NETWORKS))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    command_line.setup_logging()
+    original = args.original / "python_code" if (args.original / "python_code").is_dir() else args.original
+    if not (original / "synthesis_256_512.py").is_file():
+        raise errors.DataError(f"{args.original}: not a checkout of xjqicuhk/SIMS (no python_code/synthesis_256_512.py)")
+    if args.make_checkpoints:
+        for network in args.networks:
+            _, _, _, folder, step = NETWORKS[network]
+            make_checkpoint(original, network, args.make_checkpoints / folder / step, args.seed)
+    if args.list_variables:
+        listing = {}
+        for network in sorted(NETWORKS):
+            _, _, _, folder, step = NETWORKS[network]
+            shapes = tf.train.load_checkpoint(str(args.make_checkpoints / folder / step / "model.ckpt")).get_variable_to_shape_map()
+            listing[network] = {"folder": f"{folder}/{step}", "variables": {name: shapes[name] for name in sorted(shapes)}}
+        blocks = []
+        for network, entry in listing.items():   # a variable a line, so that a change reads as one line
+            variables = ",\n".join(f"   {json.dumps(name)}: {json.dumps(shape)}"
+                                   for name, shape in entry["variables"].items())
+            blocks.append(f' {json.dumps(network)}: {{"folder": {json.dumps(entry["folder"])}, "variables": {{\n'
+                          f"{variables}\n }}}}")
+        args.list_variables.write_text("{\n" + ",\n".join(blocks) + "\n}\n")
+    if args.compare:
+        if not args.make_checkpoints:
+            raise errors.DataError("--compare ROOT needs --make-checkpoints DIR (the checkpoints ROOT imported)")
+        compare(original, args.make_checkpoints, args.compare.resolve(), args.networks, args.seed)
+
+
+if __name__ == "__main__":
+    command_line.run_cli(main)
