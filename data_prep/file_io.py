@@ -166,6 +166,13 @@ def _check_shape(path, array, shape):
                         f"expected {shape[0]}x{shape[1]}")
 
 
+def to_uint8(values, round_values=False):
+    """Pixel values in 0..255 as uint8 after clipping: truncated, as the original's np.uint8 wrote
+    its networks' results, or rounded to the nearest level (round_values)."""
+    values = np.clip(values, 0, 255)
+    return (np.round(values) if round_values else values).astype(np.uint8)
+
+
 def write_image(path, array, quality=95):
     """Write uint8 HxWx3 RGB, HxW grey, or uint16 HxW as PNG (or JPG by extension), atomically."""
     path = Path(path)

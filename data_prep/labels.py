@@ -16,7 +16,11 @@ LOG = logging.getLogger("sims")
 def label_to_index(label, classes):
     """Colour label (HxWx3 uint8) -> (class index map uint8 0..K-1, unknown-colour pixel count).
 
-    Void (black) and unknown colours become 255, as the original's func_mappinglabeltoindex.
+    Void (black) becomes 255, as the original's MATLAB func_mappinglabeltoindex. Unknown colours
+    become 255 too: that MATLAB function leaves them 0 (the first class, road), while the
+    original's Python helper.get_semantic_map, which feeds its networks, leaves them out of every
+    class (void); the port follows the latter everywhere, so that a stray colour is never painted
+    as road, and returns their count for the caller to report.
     """
     label = np.asarray(label)
     if label.ndim != 3 or label.shape[2] != 3:

@@ -44,13 +44,14 @@ def test(args):
     network = FlowNetwork(input_scale=2, class_count=args.classes.count)
     transformation.write_aligned_segments(args, network, MODEL_FOLDER, RESULT_FOLDER,
                                           lambda proposals, masks, label: network(proposals, masks, label)[0],
-                                          "appearance flow test")
+                                          "appearance flow test", {"round_output": args.round_output})
 
 
 def main(argv=None):
     def flow_options(parser):
         parser.add_argument("--smoothness-weight", type=command_line.non_negative_float, default=SMOOTHNESS_WEIGHT,
                             help=f"weight of the offsets' total variation (default {SMOOTHNESS_WEIGHT:g})")
+        training.add_output_rounding_argument(parser)
 
     script = training.NetworkScript(__doc__, EPOCHS, SAVE_EVERY, transformation.TRAIN_IMAGES,
                                     learning_rate=LEARNING_RATE, add_arguments=flow_options)

@@ -8,7 +8,8 @@ scripts through training.parse_arguments.
 --distribute multi-worker  MultiWorkerMirroredStrategy, configured by the TF_CONFIG variable that
                            every process of the job gets (cluster addresses and its own task).
 --distribute auto          multi-worker when TF_CONFIG is set, mirrored when there is more than one
-                           GPU (or logical CPU), else off.
+                           GPU (or logical CPU), else off; on several GPUs with a --batch-size that
+                           they cannot share (the default 1), one GPU, with a line saying so.
 The chief (task "chief", or worker 0 when the cluster has no chief) writes checkpoints, logs and
 records; every other worker saves into a temporary folder that is removed at once, because saving
 mirrored variables is a collective step every worker has to take part in.
@@ -90,16 +91,28 @@ def split_cpu(count):
                                f"{max(len(configured), 1)} CPU device(s)") from None
 
 
-def choose_strategy(mode, devices=None, cpu_devices=1, environ=os.environ):
+def auto_mode(environ, devices, gpu_count, cpu_devices, batch_size):
+    """What --distribute auto means here. Several GPUs found (not asked for with --devices or
+    --cpu-devices) with a batch they cannot split evenly, such as the default 1, train on one: the
+    plain training command works on any machine, and the batch stays the one asked for."""
+    if environ.get("TF_CONFIG"):
+        return "multi-worker"
+    if devices or cpu_devices > 1:
+        return "mirrored"
+    if gpu_count > 1:
+        if batch_size % gpu_count:
+            LOG.info("--batch-size %d cannot be split over the %d GPUs: training on one; pass --batch-size %d "
+                     "(or a multiple) to use them all", batch_size, gpu_count, gpu_count)
+            return "off"
+        return "mirrored"
+    return "off"
+
+
+def choose_strategy(mode, devices=None, cpu_devices=1, environ=os.environ, batch_size=1):
     """The tf.distribute strategy of a --distribute mode (see the module's docstring)."""
     gpus = tf.config.list_physical_devices("GPU")
     if mode == "auto":
-        if environ.get("TF_CONFIG"):
-            mode = "multi-worker"
-        elif devices or len(gpus) > 1 or cpu_devices > 1:
-            mode = "mirrored"
-        else:
-            mode = "off"
+        mode = auto_mode(environ, devices, len(gpus), cpu_devices, batch_size)
     if mode == "multi-worker":
         read_tf_config(environ)
         return _strategy(mode, environ["TF_CONFIG"])

@@ -53,6 +53,7 @@ class Config:
     save_every: int
     parametric: bool = False   # the parametric baseline: empty canvases, the layout alone (CRN's setting)
     contextual: ContextualLoss = ContextualLoss()   # off unless its weight is > 0
+    round_output: bool = False  # the test phase truncates its pixels, as the original (--round-output rounds)
 
     @property
     def name(self):
@@ -188,10 +189,11 @@ def train(config, args, steps):
         samples_can_be_empty=False, options=config.contextual.record()), steps)
 
 
-def synthesize(network, canvas, label_index):
-    """The synthesized image (HxWx3 uint8) of a canvas in 0..1 and a label index map."""
+def synthesize(network, canvas, label_index, round_output=False):
+    """The synthesized image (HxWx3 uint8, truncated as the original's or rounded) of a canvas in
+    0..1 and a label index map."""
     generated, _ = network(*network_inputs(label_index[None], np.asarray(canvas)[None], network.class_count))
-    return np.clip(np.round(generated[0].numpy()), 0, 255).astype(np.uint8)
+    return file_io.to_uint8(generated[0].numpy(), round_output)
 
 
 def test(config, args):
@@ -201,7 +203,7 @@ def test(config, args):
         raise errors.DataError(f"{folder}: no canvases; run data_prep/test_generate_canvas.py --level {config.name}")
     network = SynthesisNetwork(config.level, args.classes.count)
     training.restore_for_test(root / config.model_folder, network, args.classes, root / config.result_folder, ".png",
-                              inputs=[folder])
+                              inputs=[folder], options={"round_output": config.round_output})
 
     def process(image_id):
         name = data_root.image_name(image_id)
@@ -216,7 +218,7 @@ def test(config, args):
             label_index = matlab_image_ops.resize_nearest(
                 labels.read_label(root / config.test_layout_folder / f"{name}.png", classes=args.classes), shape)
         file_io.write_image(root / config.result_folder / f"{name}.png",
-                           synthesize(network, canvas, label_index))
+                           synthesize(network, canvas, label_index, config.round_output))
 
     per_image_runner.run_per_image(process, data_root.list_image_ids(folder, suffix=".mat"),
                                    lambda image_id: [root / config.result_folder / f"{data_root.image_name(image_id)}.png"],
@@ -253,12 +255,13 @@ def main(config, training_phase, doc, argv=None):
         parser.add_argument("--contextual-max-positions", type=command_line.positive_int, default=contextual.max_positions,
                             help="feature maps are average-pooled by 2 until they have at most this many positions "
                                  f"(its cost is quadratic in them; default {contextual.max_positions})")
+        training.add_output_rounding_argument(parser)
 
     def with_options(args):   # the script's configuration as the command line changed it
         contextual = ContextualLoss(args.contextual_weight, args.contextual_layers, args.contextual_bandwidth,
                                     args.contextual_max_positions)
         return dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets,
-                                   contextual=contextual)
+                                   contextual=contextual, round_output=args.round_output)
 
     script = training.NetworkScript(doc, config.epochs, config.save_every, config.image_folder,
                                     learning_rate_help="a fixed learning rate instead of the script's schedule",

@@ -107,7 +107,8 @@ def parse_arguments(script, training_phase, argv):
         distribution.split_cpu(args.cpu_devices)
         if args.mixed_precision:
             distribution.use_mixed_precision()
-        args.strategy = distribution.choose_strategy(args.distribute, args.devices, args.cpu_devices)
+        args.strategy = distribution.choose_strategy(args.distribute, args.devices, args.cpu_devices,
+                                                     batch_size=args.batch_size)
         tf.random.set_seed(args.seed)
     return args
 
@@ -336,6 +337,14 @@ def check_training_options(folder, options, training_starts=False):
 IMPORT_RECORD = "imported_from.json"   # in a model folder imported from the original's (import_original_models.py)
 
 
+def add_output_rounding_argument(parser):
+    """--round-output, for the scripts whose test phase writes pixels (the synthesis scripts and
+    the aligners)."""
+    parser.add_argument("--round-output", action="store_true",
+                        help="test phase: round the written pixels to the nearest level (the default truncates "
+                             "them, as the original's np.uint8 did; the two differ by at most one level)")
+
+
 def import_record(folder):
     """{what the import recorded} of a model folder imported from the original's checkpoints, {}
     for a model trained here."""
@@ -371,11 +380,12 @@ def check_classes(folder, classes, training_starts=False):
         file_io.write_bytes_atomic(record, json.dumps({"classes": names}).encode())
 
 
-def restore_for_test(folder, network, classes, result_folder=None, result_suffix=None, inputs=()):
+def restore_for_test(folder, network, classes, result_folder=None, result_suffix=None, inputs=(), options=None):
     """Load the newest checkpoint of a network (one clear error when there is none, or when it was
     trained with another class table, check_classes). A test phase names its result folder and the
     folders of network results it reads (`inputs`): results made by other weights or from other
-    inputs are removed there, so that the phase writes them again instead of skipping them as
+    inputs, or with other `options` ({name: value} of the test options that change what is
+    written), are removed there, so that the phase writes them again instead of skipping them as
     finished (per_image_runner.keep_outputs_made_from)."""
     check_classes(folder, classes)
     latest = tf.train.latest_checkpoint(str(folder))
@@ -389,6 +399,8 @@ def restore_for_test(folder, network, classes, result_folder=None, result_suffix
         sources = {"checkpoint": Path(latest).name,
                    "sha256": hashlib.sha256(Path(f"{latest}.index").read_bytes()).hexdigest(),
                    "inputs": [per_image_runner.made_from(path) for path in inputs]}
+        if options:
+            sources["options"] = options
         per_image_runner.keep_outputs_made_from(sources, result_folder, result_suffix)
     return latest
 

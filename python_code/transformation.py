@@ -96,36 +96,38 @@ def train(args, steps):
                                               read_sample, lambda batch: batch_losses(network, batch)), steps)
 
 
-def warp_in_chunks(warp, proposal, mask, label):
+def warp_in_chunks(warp, proposal, mask, label, round_output=False):
     """All proposals of one image warped NUM_PROPOSALS at a time by warp(proposals in 0..1 [n,H,W,3],
-    masks [n,H,W,1], label) -> warped; returns NxHxWx3 uint8."""
+    masks [n,H,W,1], label) -> warped; returns NxHxWx3 uint8 (truncated as the original's, or rounded)."""
     transferred = np.zeros(proposal.shape, np.uint8, order="F")  # as the .mat file stores it
     for start in range(0, len(proposal), NUM_PROPOSALS):
         part = slice(start, start + NUM_PROPOSALS)
         warped = warp(tf.constant(proposal[part] / 255.0, tf.float32), tf.constant(mask[part, :, :, None], tf.float32),
                       label)
-        transferred[part] = np.clip(np.round(warped.numpy() * 255.0), 0, 255).astype(np.uint8)
+        transferred[part] = file_io.to_uint8(warped.numpy() * 255.0, round_output)
     return transferred
 
 
-def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS):
+def transform_image(network, proposal, mask, label, round_parameters=ROUND_PARAMETERS, round_output=False):
     """Warp all proposals of one image with the transformer; returns NxHxWx3 uint8."""
     return warp_in_chunks(lambda proposals, masks, label_: network(proposals, masks, label_, round_parameters)[0],
-                          proposal, mask, label)
+                          proposal, mask, label, round_output)
 
 
-def write_aligned_segments(args, network, model_folder, result_folder, warp, description):
+def write_aligned_segments(args, network, model_folder, result_folder, warp, description, options):
     """The test phase of an aligner (this transformer, or appearance_flow.py): restore the network,
     then write result_folder/NAME.mat (`transferred`) for every test input, warped by
-    warp(proposals, masks, label) in chunks."""
+    warp(proposals, masks, label) in chunks. options: {name: value} of the test options that change
+    the results (results written with others are written again)."""
     root, shape = args.root, args.sizes.shape(LEVEL)
-    training.restore_for_test(root / model_folder, network, args.classes, root / result_folder, ".mat")
+    training.restore_for_test(root / model_folder, network, args.classes, root / result_folder, ".mat",
+                              options=options)
 
     def result_of(name):
         proposal, mask = read_proposals(root / TEST_INPUTS / f"{name}.mat", shape)
         label = one_hot_labels(labels.read_label(root / TEST_LABELS / f"{name}.png", shape=shape,
                                                  classes=args.classes)[None], args.classes.count)
-        return {"transferred": warp_in_chunks(warp, proposal, mask, label)}
+        return {"transferred": warp_in_chunks(warp, proposal, mask, label, args.round_output)}
 
     training.test_each_file(root / TEST_INPUTS, root / result_folder, result_of, description)
 
@@ -134,7 +136,8 @@ def test(args):
     network = TransformNetwork(input_scale=2, outside=args.outside, class_count=args.classes.count)
     write_aligned_segments(args, network, MODEL_FOLDER, RESULT_FOLDER,
                            lambda proposals, masks, label: network(proposals, masks, label, args.round_parameters)[0],
-                           "transformation test")
+                           "transformation test", {"outside": args.outside, "round_parameters": args.round_parameters,
+                                                   "round_output": args.round_output})
 
 
 def main(argv=None):
@@ -144,6 +147,7 @@ def main(argv=None):
                                  "synthesis network paints) or clamp (repeats the edge pixels)")
         parser.add_argument("--no-round", dest="round_parameters", action="store_false", default=ROUND_PARAMETERS,
                             help="test phase: keep the warp parameters unrounded")
+        training.add_output_rounding_argument(parser)
 
     script = training.NetworkScript(__doc__, EPOCHS, SAVE_EVERY, TRAIN_IMAGES, learning_rate=LEARNING_RATE,
                                     add_arguments=warp_options)

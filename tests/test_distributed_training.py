@@ -134,6 +134,21 @@ def test_multi_worker_without_tf_config_or_with_a_bad_one_stops_in_one_line(trai
     assert malformed.returncode == 1 and "TF_CONFIG is not JSON" in line
 
 
+def test_auto_on_several_gpus_keeps_the_default_batch_of_one_on_one_gpu(caplog):
+    """Only decided here (no GPU on the test machine): the README's plain training command on a
+    machine with two GPUs trains on one, with a line saying how to use both."""
+    with caplog.at_level("INFO", logger="sims"):
+        assert distribution.auto_mode({}, None, gpu_count=2, cpu_devices=1, batch_size=1) == "off"
+    assert "--batch-size 2 (or a multiple)" in caplog.text
+    assert distribution.auto_mode({}, None, gpu_count=2, cpu_devices=1, batch_size=4) == "mirrored"
+    assert distribution.auto_mode({}, None, gpu_count=3, cpu_devices=1, batch_size=4) == "off"
+    assert distribution.auto_mode({}, None, gpu_count=1, cpu_devices=1, batch_size=1) == "off"
+    # asked for explicitly, several devices stay strict (the batch must be split: one clear error later)
+    assert distribution.auto_mode({}, ["/gpu:0", "/gpu:1"], gpu_count=2, cpu_devices=1, batch_size=1) == "mirrored"
+    assert distribution.auto_mode({}, None, gpu_count=0, cpu_devices=2, batch_size=1) == "mirrored"
+    assert distribution.auto_mode({"TF_CONFIG": "{}"}, None, gpu_count=2, cpu_devices=1, batch_size=1) == "multi-worker"
+
+
 def test_slurm_variables_become_a_tf_config():
     env = {"SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "2", "SLURM_STEP_NODELIST": "gpu[07-08]",
            "SLURM_STEP_TASKS_PER_NODE": "1(x2)"}

@@ -78,3 +78,11 @@ def test_sixteen_bit_png_round_trip(tmp_path):
     disparity = np.array([[0, 1, 256 * 40 + 1], [65535, 300, 0]], np.uint16)
     file_io.write_image(tmp_path / "d.png", disparity)
     np.testing.assert_array_equal(file_io.read_png16(tmp_path / "d.png"), disparity)
+
+
+def test_pixels_are_truncated_as_the_originals_np_uint8_unless_rounded():
+    values = np.array([-3.0, 0.4, 1.9, 254.5, 255.7, 300.0])
+    np.testing.assert_array_equal(file_io.to_uint8(values), [0, 0, 1, 254, 255, 255])
+    np.testing.assert_array_equal(file_io.to_uint8(values, round_values=True), [0, 0, 2, 254, 255, 255])
+    inside = np.array([0.4, 1.9, 254.5])
+    np.testing.assert_array_equal(file_io.to_uint8(inside), inside.astype(np.uint8))   # the original's np.uint8

@@ -17,9 +17,11 @@ import class_table
 import data_root
 import errors
 import file_io
+import labels
 import synthesis
 import synthesis_1024_2048
 import synthesis_256_512
+import synthesis_512_1024
 import test_generate_canvas
 import test_generate_transform
 import train_generate_synthesis
@@ -322,9 +324,26 @@ def test_training_then_test_phase_write_images(synthesis_root, tmp_path):
     tested = run_script("python_code/synthesis_512_1024.py", "--test", "--root", root)
     assert tested.returncode == 0, tested.stderr
     shape = data_root.load_sizes(root).shape(2)
+    written = {}
     for image_id in data_root.list_image_ids(root / "testdata" / "label_refine"):
-        image = file_io.read_image(root / "result" / "synthesis" / "transform_order_512" / f"{data_root.image_name(image_id)}.png")
+        name = data_root.image_name(image_id)
+        image = file_io.read_image(root / "result" / "synthesis" / "transform_order_512" / f"{name}.png")
         assert image.shape == shape + (3,) and image.dtype == np.uint8
+        written[name] = image
+    # the pixels are truncated as the original's np.uint8; --round-output writes them again, rounded
+    network = SynthesisNetwork(2, 19)
+    training.restore_for_test(root / "trainedmodels" / "synthesis" / "synthesis_512", network,
+                              class_table.load_classes(root))
+    name = sorted(written)[0]
+    content = file_io.load_mat(root / "testdata" / "synthesis" / "transform_order_512" / f"{name}.mat", ["proposal", "label"])
+    label_index = labels.label_to_index(content["label"], class_table.load_classes(root))[0]
+    generated, _ = network(*synthesis.network_inputs(label_index[None], content["proposal"][None], 19))
+    generated = np.clip(generated[0].numpy(), 0, 255)
+    np.testing.assert_array_equal(written[name], generated.astype(np.uint8))
+    synthesis_512_1024.main(["--test", "--root", str(root), "--round-output"])
+    rounded = file_io.read_image(root / "result" / "synthesis" / "transform_order_512" / f"{name}.png")
+    np.testing.assert_array_equal(rounded, np.round(generated).astype(np.uint8))
+    assert (rounded != written[name]).any()
 
 
 # --- the contextual loss option -----------------------------------------------------------------

@@ -338,3 +338,19 @@ def test_a_missing_checkpoint_is_one_clear_error(tmp_path):
     assert result.returncode != 0
     (line,) = error_lines(result.stderr)
     assert str(tmp_path / "trainedmodels" / "transform") in line and "--train" in line
+
+
+def test_the_written_pixels_are_truncated_as_the_originals_unless_rounded():
+    rng = np.random.default_rng(11)
+    network = TransformNetwork(19, input_scale=2, outside="clamp")
+    network.affine_bias.assign([1.0, 0.0, 0.4, 0.0, 1.0, 0.0])   # a blend of neighbours: fractions to cut
+    label = tf.zeros([1, 32, 64, 20])
+    proposal = rng.integers(0, 256, (2, 32, 64, 3), dtype=np.uint8)
+    mask = np.ones((2, 32, 64), np.uint8)
+    warped, _ = network(tf.constant(proposal / 255.0, tf.float32), tf.ones([2, 32, 64, 1]), label, False)
+    values = np.clip(warped.numpy() * 255.0, 0, 255)
+    truncated = transformation.transform_image(network, proposal, mask, label, round_parameters=False)
+    rounded = transformation.transform_image(network, proposal, mask, label, round_parameters=False, round_output=True)
+    np.testing.assert_array_equal(truncated, values.astype(np.uint8))   # the original's np.uint8(x * 255.0)
+    np.testing.assert_array_equal(rounded, np.round(values).astype(np.uint8))
+    assert (rounded != truncated).any()
