@@ -17,15 +17,21 @@ test canvas on the canvas' content: pixels that are neither black (nothing paste
 (elision marks, which ask the network to paint). A method that keeps what its canvas holds is near
 0 there; the ground truth's difference, printed under the table, is how far the retrieved segments
 are from the real scene. Then it writes the contact sheets (contact_sheets.py).
+
+--reference DIR compares the SIMS images instead with another folder of images with the same names
+(the authors' result.zip, docs/authors_models.md): per image and over all, the largest and the mean
+absolute difference (0..255) and the PSNR between the two.
 """
 
 import argparse
 import logging
+from pathlib import Path
 
 import script_setup  # noqa: F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import numpy as np
 import scipy.ndimage
 import tensorflow as tf
+from tqdm import tqdm
 
 import command_line
 import contact_sheets
@@ -147,12 +153,52 @@ def format_table(table):
     return "\n".join(lines)
 
 
+def compare_with_reference(folder, reference):
+    """Lines comparing every image of `folder` with the image of the same name in `reference`
+    (.png or .jpg): per image and over all, max and mean |difference| and PSNR."""
+    ours = {path.stem: path for path in sorted(folder.glob("*.png"))}
+    theirs = {path.stem: path for path in sorted(reference.glob("*")) if path.suffix.lower() in (".png", ".jpg")}
+    common = sorted(set(ours) & set(theirs))
+    if not common:
+        raise errors.DataError(f"{reference}: no image with the name of one in {folder} ({len(ours)} images)")
+    lines, squared, absolute, largest = [], [], [], 0
+    for name in tqdm(common, desc="compare with the reference", unit="img"):
+        image, other = file_io.read_image(ours[name]), file_io.read_image(theirs[name])
+        if image.shape != other.shape:
+            raise errors.DataError(f"{theirs[name]}: {other.shape[0]}x{other.shape[1]}, "
+                                   f"{ours[name]} is {image.shape[0]}x{image.shape[1]}")
+        difference = np.abs(image.astype(np.float64) - other)
+        squared.append(np.mean(difference ** 2))
+        absolute.append(difference.mean())
+        largest = max(largest, int(difference.max()))
+        lines.append(f"{name}: max {int(difference.max())}, mean {difference.mean():.3f}, PSNR {psnr(squared[-1])}")
+    lines.append(f"all {len(common)} images: max {largest}, mean {np.mean(absolute):.3f}, "
+                 f"PSNR {psnr(np.mean(squared))}")
+    for name, where in ((sorted(set(ours) - set(theirs)), reference), (sorted(set(theirs) - set(ours)), folder)):
+        if name:
+            lines.append(f"{len(name)} images not in {where} (first: {name[0]})")
+    return lines
+
+
+def psnr(mean_squared):
+    return "inf (identical)" if mean_squared == 0 else f"{10 * np.log10(255.0 ** 2 / mean_squared):.2f} dB"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     command_line.add_root_argument(parser)
-    command_line.add_level_argument(parser, LEVEL_NAMES)
+    command_line.add_level_argument(parser)
+    parser.add_argument("--reference", type=Path, metavar="DIR",
+                        help="compare the SIMS images with the images of the same names in DIR instead")
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    if args.reference:
+        for line in compare_with_reference(root / folders.synthesized(args.level), args.reference):
+            print(line)
+        return
+    if args.level not in LEVEL_NAMES:
+        raise errors.DataError(f"--level {args.level}: the table needs ground-truth test images, which only levels "
+                               f"{' and '.join(LEVEL_NAMES)} have; --reference DIR compares at any level")
     table, truth_error = method_scores(root, args.level)
     print(format_table(table))
     print(f"ground truth's |x - canvas|: {truth_error:.1f} (the retrieved segments against the real scene)")

@@ -1,8 +1,14 @@
-"""The evaluation's LPIPS (zero for identical images, growing with the distortion) and its\n|x - canvas| (the canvas' content only: neither the black gaps nor the white elision marks)."""
+"""The evaluation's LPIPS (zero for identical images, growing with the distortion) and its
+|x - canvas| (the canvas' content only: neither the black gaps nor the white elision marks), and
+the comparison with a reference folder (the authors' results)."""
 
 import numpy as np
+import pytest
 
+import errors
 import evaluate
+import file_io
+import folders
 
 
 def test_lpips_is_zero_for_identical_images_and_grows_with_noise():
@@ -50,3 +56,33 @@ def test_canvas_error_with_a_margin_counts_only_pixels_that_far_inside_the_conte
     assert inner[0, 0] and inner[3, 0] and inner[6, 4]
     assert evaluate.canvas_error([image], [canvas], margin=2) == 0
     assert inner.sum() == 7 * 5 - 5
+
+
+def test_reference_compares_the_sims_images_with_another_folder_per_image_and_overall(tmp_path, capsys):
+    root, reference = tmp_path / "root", tmp_path / "authors_results"
+    ours = root / folders.synthesized("512")
+    ours.mkdir(parents=True)
+    reference.mkdir()
+    rng = np.random.default_rng(4)
+    image = rng.integers(10, 240, (8, 16, 3), dtype=np.uint8)
+    file_io.write_image(ours / "00000001.png", image)
+    file_io.write_image(reference / "00000001.png", image)            # identical
+    shifted = image.copy()
+    shifted[0, 0, 0] += 3                                              # one value 3 levels off
+    file_io.write_image(ours / "00000002.png", image)
+    file_io.write_image(reference / "00000002.png", shifted)
+    file_io.write_image(ours / "00000003.png", image)                 # no reference image
+    evaluate.main(["--root", str(root), "--level", "512", "--reference", str(reference)])
+    lines = capsys.readouterr().out.splitlines()
+    mean = 3 / image.size
+    assert lines[0] == "00000001: max 0, mean 0.000, PSNR inf (identical)"
+    assert lines[1] == f"00000002: max 3, mean {mean:.3f}, PSNR {10 * np.log10(255 ** 2 / (9 / image.size)):.2f} dB"
+    assert lines[2] == f"all 2 images: max 3, mean {mean / 2:.3f}, PSNR {10 * np.log10(255 ** 2 / (4.5 / image.size)):.2f} dB"
+    assert lines[3] == f"1 images not in {reference} (first: 00000003)"
+    file_io.write_image(reference / "00000003.png", image[:4])
+    with pytest.raises(errors.DataError, match="00000003.png: 4x16, .* is 8x16"):
+        evaluate.main(["--root", str(root), "--level", "512", "--reference", str(reference)])
+    with pytest.raises(errors.DataError, match="no image with the name of one"):
+        evaluate.main(["--root", str(root), "--level", "1024", "--reference", str(reference)])
+    with pytest.raises(errors.DataError, match="--level 1024: the table needs ground-truth"):
+        evaluate.main(["--root", str(root), "--level", "1024"])
