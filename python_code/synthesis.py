@@ -196,6 +196,16 @@ def synthesize(network, canvas, label_index, round_output=False):
     return file_io.to_uint8(generated[0].numpy(), round_output)
 
 
+def read_test_canvas(path, shape):
+    """(canvas HxWx3 in 0..1, as stored: single from MATLAB, double from the port; colour label
+    HxWx3 uint8) of a test canvas file."""
+    content = file_io.load_mat(path, ["proposal", "label"])
+    canvas, label = content["proposal"], content["label"]
+    if canvas.shape != shape + (3,) or label.shape != shape + (3,):
+        raise errors.DataError(f"{path}: proposal {canvas.shape} and label {label.shape} are not {shape[0]}x{shape[1]}x3")
+    return canvas, label
+
+
 def test(config, args):
     root, shape = args.root, args.sizes.shape(config.level)
     folder = root / config.test_folder
@@ -207,11 +217,7 @@ def test(config, args):
 
     def process(image_id):
         name = data_root.image_name(image_id)
-        content = file_io.load_mat(folder / f"{name}.mat", ["proposal", "label"])
-        canvas, label = content["proposal"], content["label"]
-        if canvas.shape != shape + (3,) or label.shape != shape + (3,):
-            raise errors.DataError(f"{folder / name}.mat: proposal {canvas.shape} and label {label.shape} "
-                                   f"are not {shape[0]}x{shape[1]}x3")
+        canvas, label = read_test_canvas(folder / f"{name}.mat", shape)
         label_index = labels.label_to_index(label, args.classes)[0]
         if config.parametric:
             canvas = np.zeros_like(canvas)
