@@ -6,7 +6,11 @@ synthesis at levels 1, 2 and 4), a checkpoint in the original's format and folde
 DIR/synthesis/synthesis_1024/0100: model.ckpt.* and a `checkpoint` file), made by the original's
 graph code with seeded weights and Adam's slots, as its scripts' Saver writes them after
 `AdamOptimizer(...).minimize`. `python_code/import_original_models.py --models DIR` then imports
-them like the authors' trainedmodels/.
+them like the authors' trainedmodels/, and `--compare ROOT` prints, per network, the largest
+difference between the original's test-phase outputs and the imported port networks' on the same
+seeded inputs. `--list-variables FILE` lists the checkpoints' variables (tests/original_variables.json);
+`--write-fixture FILE` records samples of the original's outputs with original_reference's seeded
+weights (tests/original_outputs.json). Weights and inputs: python_code/original_reference.py.
 
 The original's code is read from --original PATH (a checkout of xjqicuhk/SIMS; its python_code/
 folder) and never copied: the graph-building functions are taken from its files with `ast` and
@@ -31,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 import command_line  # noqa: E402
 import errors  # noqa: E402
 import import_original_models  # noqa: E402
+import original_reference as reference  # noqa: E402
 import training  # noqa: E402
 from order_network import OrderNetwork  # noqa: E402
 
@@ -42,7 +47,7 @@ v1 = tf.compat.v1
 # False: no dropout, the transformer's parameters rounded)
 NETWORKS = {
     "transformation": ("transformation.py", "proposal_transform",
-                       {"batch_size": 1, "num_proposal": 10, "crop_size_h": 512, "crop_size_w": 1024, "sp": 512,
+                       {"batch_size": 1, "crop_size_h": 512, "crop_size_w": 1024, "sp": 512,
                         "training_phase": True}, "transform", "0100"),
     "order": ("order.py", "proposal_classifier", {"batch_size": 1, "training_phase": True}, "order", "0100"),
     "synthesis_1": ("synthesis_256_512.py", "recursive_generator", {"batch_size": 1}, "synthesis_256_512", "0800"),
@@ -52,10 +57,6 @@ NETWORKS = {
                     "synthesis/synthesis_1024", "0100"),
 }
 SYNTHESIS_SP = {"synthesis_1": 256, "synthesis_2": 512, "synthesis_4": 1024}   # the original's sizes
-COMPARE_SP = {"synthesis_1": 64, "synthesis_2": 128, "synthesis_4": 256}      # the smallest its functions allow
-PORT_MODEL = {"transformation": "transformation network", "order": "ordering network",
-              "synthesis_1": "synthesis level 1", "synthesis_2": "synthesis level 2", "synthesis_4": "synthesis level 4"}
-LABEL_CHANNELS = 20   # the original's 19 Cityscapes classes and void
 
 
 def original_functions(script, names):
@@ -90,23 +91,17 @@ def original_namespace(original, script, functions, settings):
     return namespace
 
 
-def input_shapes(network, sp):
-    """The shapes of the inputs of the original's `network` (synthesis at size sp x 2 sp)."""
-    if network == "transformation":
-        settings = NETWORKS[network][2]
-        count, height, width = settings["num_proposal"], settings["crop_size_h"], settings["crop_size_w"]
-        return [(count, height, width, 3), (count, height, width, 1), (1, height, width, LABEL_CHANNELS)]
-    if network == "order":
-        return [(1, 256, 512, 6)]   # input_dim: the pair's colour mask and the colour label, RGB each
-    return [(1, sp, 2 * sp, LABEL_CHANNELS + 4)]   # label, canvas, canvas mask
-
-
-def build_original(original, network, sp, test_phase):
+def build_original(original, network, sp, test_phase, proposals=10):
     """(placeholders, {output name: tensor}) of `network` built by the original's code in the
-    current graph; test_phase as its training_phase = False (no dropout, rounded warp parameters)."""
+    current graph (synthesis at sp x 2 sp); test_phase as its training_phase = False (no dropout,
+    rounded warp parameters)."""
     script, builder, settings, _, _ = NETWORKS[network]
-    namespace = original_namespace(original, script, [builder], {**settings, "training_phase": not test_phase})
-    placeholders = [v1.placeholder(tf.float32, shape) for shape in input_shapes(network, sp)]
+    settings = {**settings, "training_phase": not test_phase, "num_proposal": proposals}
+    namespace = original_namespace(original, script, [builder], settings)
+    shapes = reference.input_shapes(network, proposals)
+    if network.startswith("synthesis"):
+        shapes = [(1, sp, 2 * sp, reference.LABEL_CHANNELS + 4)]
+    placeholders = [v1.placeholder(tf.float32, shape) for shape in shapes]
     if network == "transformation":
         warped, _ = namespace[builder](*placeholders)
         theta = next(op.outputs[0] for op in v1.get_default_graph().get_operations()
@@ -118,28 +113,20 @@ def build_original(original, network, sp, test_phase):
     return placeholders, {"image": image, "logits": logits}
 
 
-def seeded_value(variable, rng):
-    """A seeded value for one of the original's variables: weights small, layer-norm gammas near 1,
-    biases and betas spread, Adam's moments positive where they must be (v, the beta powers)."""
-    shape, name = variable.shape.as_list(), variable.op.name
-    if name in ("beta1_power", "beta2_power"):
-        return np.float32(0.9 if name == "beta1_power" else 0.999) ** 3
-    if name.endswith("/Adam_1"):
-        return rng.uniform(1e-8, 1e-4, shape).astype(np.float32)
-    if name.endswith("/Adam"):
-        return rng.normal(0, 1e-3, shape).astype(np.float32)
-    if name == "g_transform_param":   # warp parameters near the identity, as a trained transformer's
-        return rng.normal(0, 2e-3, shape).astype(np.float32)
-    if name == "g_b_fc1":
-        return (np.array([1, 0, 0, 0, 1, 0]) + rng.normal(0, 0.3, shape)).astype(np.float32)
-    scale = 0.05 if "weights" in name else 0.5
-    return (rng.normal(0, scale, shape) + (1.0 if name.endswith("gamma") else 0.0)).astype(np.float32)
+def checkpoint_name(network, variable, sp):
+    """The name a variable of the original's graph has in its scripts' checkpoints: level 1 names
+    its output layers after its size, which is 256 there."""
+    name = variable.op.name
+    if network == "synthesis_1":
+        name = name.replace(f"g_{sp}_conv100", "g_256_conv100").replace(f"g_semantic_{sp}_conv100",
+                                                                         "g_semantic_256_conv100")
+    return name
 
 
-def make_checkpoint(original, network, folder, seed):
-    """The original's `network` with seeded weights and Adam slots, saved as the original's scripts
-    save it (Saver after AdamOptimizer(...).minimize over the g_ variables) into folder/model.ckpt;
-    a folder that has one already is kept."""
+def make_checkpoint(original, network, folder):
+    """The original's `network` with the seeded weights and Adam slots of original_reference, saved
+    as the original's scripts save it (Saver after AdamOptimizer(...).minimize over the g_
+    variables) into folder/model.ckpt; a folder that has one already is kept."""
     if (folder / "checkpoint").exists():
         LOG.info("%s: %s has a checkpoint already, kept", network, folder)
         return
@@ -148,85 +135,51 @@ def make_checkpoint(original, network, folder, seed):
         trainable = [v for v in v1.trainable_variables() if v.name.startswith("g_")]
         loss = tf.add_n([v1.reduce_mean(output) for output in outputs.values()])
         v1.train.AdamOptimizer(learning_rate=1e-4).minimize(loss, var_list=trainable)
-        rng = np.random.default_rng(seed)
         saver = v1.train.Saver(max_to_keep=1000)
         with v1.Session() as session:
             for variable in v1.global_variables():
-                variable.load(seeded_value(variable, rng), session)
+                variable.load(reference.seeded_weight(variable.op.name, variable.shape.as_list()), session)
             folder.mkdir(parents=True, exist_ok=True)
             saver.save(session, str(folder / "model.ckpt"))
     LOG.info("%s: the original's graph saved to %s", network, folder)
 
 
-def original_outputs(original, network, checkpoint, inputs):
-    """The original graph's test-phase outputs on `inputs` with the weights of its checkpoint
-    (TF1 Saver); level 1 built at a small size names its output layers after that size, so they
-    are read from the checkpoint's g_256_ names."""
+def original_outputs(original, network, inputs, checkpoint=None):
+    """The original graph's test-phase outputs on `inputs`, with the weights of its checkpoint (TF1
+    Saver) or, without one, the seeded weights of original_reference."""
+    sp = reference.COMPARE_SIZES.get(network)
     with tf.Graph().as_default():
-        placeholders, fetches = build_original(original, network, COMPARE_SP.get(network), test_phase=True)
-        names = {}
-        for variable in v1.global_variables():
-            name = variable.op.name
-            if network == "synthesis_1":
-                sp = COMPARE_SP[network]
-                name = name.replace(f"g_{sp}_conv100", "g_256_conv100").replace(
-                    f"g_semantic_{sp}_conv100", "g_semantic_256_conv100")
-            names[name] = variable
+        placeholders, fetches = build_original(original, network, sp, test_phase=True,
+                                               proposals=len(inputs[0]) if network == "transformation" else 10)
+        names = {checkpoint_name(network, variable, sp): variable for variable in v1.global_variables()}
         with v1.Session() as session:
-            v1.train.Saver(var_list=names).restore(session, checkpoint)
+            if checkpoint:
+                v1.train.Saver(var_list=names).restore(session, checkpoint)
+            else:
+                for name, variable in names.items():
+                    variable.load(reference.seeded_weight(name, variable.shape.as_list()), session)
             return session.run(fetches, dict(zip(placeholders, inputs)))
 
 
 def port_outputs(root, network, inputs):
     """The port's outputs on `inputs`, from its network imported into root (the test phase)."""
-    model = next(model for model in import_original_models.MODELS if model.name == PORT_MODEL[network])
+    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
     folder = root / model.folder
-    count = LABEL_CHANNELS - 1
+    count = reference.LABEL_CHANNELS - 1
     if network == "order":   # as order.py builds it: the import record's pooling window
         net = OrderNetwork(count, pool_window=training.import_record(folder).get("pool_window"))
     else:
         net = model.build(count)
     tf.train.Checkpoint(network=net).restore(tf.train.latest_checkpoint(str(folder))).expect_partial()
-    if network == "transformation":
-        proposals, masks, label = inputs
-        warped, _ = net(proposals, masks, label, round_parameters=True)
-        return {"warped": warped.numpy(), "parameters": net.parameters(proposals, masks, label).numpy()}
-    (data,) = inputs
-    if network == "order":
-        return {"logits": net(data[..., :3], data[..., 3:]).numpy()[0]}
-    image, logits = net(data[..., :LABEL_CHANNELS], data[..., LABEL_CHANNELS:LABEL_CHANNELS + 3],
-                        data[..., LABEL_CHANNELS + 3:])
-    # the imported network writes RGB where the original wrote BGR
-    return {"image": image.numpy()[..., ::-1], "logits": logits.numpy()}
-
-
-def seeded_inputs(network, rng):
-    """Inputs of the comparison: one-hot labels, colours in 0..1, binary masks."""
-    inputs = []
-    for shape in input_shapes(network, COMPARE_SP.get(network)):
-        if network == "order":
-            inputs.append(rng.uniform(0, 1, shape).astype(np.float32))
-            continue
-        if shape[-1] == LABEL_CHANNELS:    # the transformer's label
-            inputs.append(np.eye(LABEL_CHANNELS, dtype=np.float32)[rng.integers(0, LABEL_CHANNELS, shape[:-1])])
-        elif shape[-1] == 1:               # the transformer's masks
-            inputs.append((rng.uniform(0, 1, shape) > 0.5).astype(np.float32))
-        elif shape[-1] == 3:               # the transformer's proposals
-            inputs.append(rng.uniform(0, 1, shape).astype(np.float32))
-        else:                              # synthesis: label, canvas and its mask
-            label = np.eye(LABEL_CHANNELS, dtype=np.float32)[rng.integers(0, LABEL_CHANNELS, shape[:-1])]
-            canvas = rng.uniform(0, 1, shape[:-1] + (3,)).astype(np.float32)
-            mask = (rng.uniform(0, 1, shape[:-1] + (1,)) > 0.5).astype(np.float32)
-            inputs.append(np.concatenate([label, canvas, mask], axis=3))
-    return inputs
+    return reference.port_outputs(network, net, inputs)
 
 
 def compare(original, models, root, networks, seed):
     """One line per network: the largest difference between the original's outputs and the port's."""
     for network in networks:
         _, _, _, folder, step = NETWORKS[network]
-        inputs = seeded_inputs(network, np.random.default_rng(seed))
-        theirs = original_outputs(original, network, str(models / folder / step / "model.ckpt"), inputs)
+        inputs = reference.seeded_inputs(network, seed)
+        theirs = original_outputs(original, network, inputs, str(models / folder / step / "model.ckpt"))
         ours = port_outputs(root, network, inputs)
         parts = []
         for name, value in theirs.items():
@@ -235,6 +188,22 @@ def compare(original, models, root, networks, seed):
             parts.append(f"{name}: max abs difference {difference.max():.3g}, relative {difference.max() / scale:.2g} "
                          f"(largest value {scale:.3g})")
         print(f"{network}: " + "; ".join(parts), flush=True)
+
+
+def write_fixture(original, path, networks, seed):
+    """The original's test-phase outputs with the seeded weights of original_reference on its seeded
+    inputs, as spread samples (original_reference.samples), into the JSON file `path`."""
+    fixture = {}
+    for network in networks:
+        proposals = reference.FIXTURE_PROPOSALS
+        outputs = original_outputs(original, network, reference.seeded_inputs(network, seed, proposals))
+        fixture[network] = {"input_seed": seed, "proposals": proposals,
+                            "outputs": {name: {"shape": list(np.shape(value)),
+                                               "largest": float(np.abs(value).max()),
+                                               "samples": [float(f"{x:.7g}") for x in reference.samples(value)]}
+                                        for name, value in outputs.items()}}
+        LOG.info("%s: the original's outputs recorded", network)
+    path.write_text(json.dumps(fixture, indent=1) + "\n")
 
 
 def main(argv=None):
@@ -249,6 +218,9 @@ def main(argv=None):
     parser.add_argument("--list-variables", type=Path, metavar="FILE",
                         help="write the variables (name and shape) of the checkpoints in --make-checkpoints DIR, "
                              "by network, as JSON (tests/original_variables.json is this file)")
+    parser.add_argument("--write-fixture", type=Path, metavar="FILE",
+                        help="record the original's outputs with original_reference's seeded weights and inputs "
+                             "(tests/original_outputs.json is this file)")
     parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=sorted(NETWORKS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -259,7 +231,9 @@ def main(argv=None):
     if args.make_checkpoints:
         for network in args.networks:
             _, _, _, folder, step = NETWORKS[network]
-            make_checkpoint(original, network, args.make_checkpoints / folder / step, args.seed)
+            make_checkpoint(original, network, args.make_checkpoints / folder / step)
+    if args.write_fixture:
+        write_fixture(original, args.write_fixture, args.networks, args.seed)
     if args.list_variables:
         listing = {}
         for network in sorted(NETWORKS):

@@ -1,0 +1,46 @@
+"""The port's networks compute what the original's compute, pinned without the original: with the
+seeded weights and inputs of original_reference, tests/original_outputs.json holds samples of the
+outputs the original's own graph code gave (benchmarks/compare_with_original.py --write-fixture,
+run on a checkout of xjqicuhk/SIMS under tf.compat.v1 + tf-slim). The port's network gets the same
+weights through the import's mapping (import_original_models: the synthesis networks' BGR outputs
+turned into RGB, the ordering network's fixed pooling window)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import import_original_models
+import original_reference as reference
+from order_network import OrderNetwork
+
+FIXTURE = json.loads((Path(__file__).parent / "original_outputs.json").read_text())
+
+
+def port_network(network):
+    """The port's network with the original's seeded weights, mapped as the import maps them."""
+    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
+    count = reference.LABEL_CHANNELS - 1
+    net = OrderNetwork(count, pool_window=import_original_models.ORIGINAL_ORDER_POOL_WINDOW) \
+        if network == "order" else model.build(count)
+    names = [variable.name.split(":")[0] for variable in net.variables]
+    values = import_original_models.bgr_to_rgb(
+        model, {name: reference.seeded_weight(name, tuple(variable.shape)) for name, variable in zip(names, net.variables)})
+    for name, variable in zip(names, net.variables):
+        variable.assign(values[name])
+    return net
+
+
+@pytest.mark.parametrize("network", sorted(FIXTURE))
+def test_the_port_computes_the_originals_outputs(network):
+    recorded = FIXTURE[network]
+    inputs = reference.seeded_inputs(network, recorded["input_seed"], recorded["proposals"])
+    outputs = reference.port_outputs(network, port_network(network), inputs)
+    assert set(outputs) == set(recorded["outputs"])
+    for name, expected in recorded["outputs"].items():
+        value = outputs[name]
+        assert list(value.shape) == expected["shape"], name
+        # float32 noise of deep networks on two code paths: a millionth of the output's range
+        np.testing.assert_allclose(reference.samples(value), expected["samples"], rtol=0,
+                                   atol=2e-5 * expected["largest"] + 1e-6, err_msg=f"{network} {name}")
