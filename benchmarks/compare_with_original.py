@@ -21,6 +21,8 @@ into a folder on PYTHONPATH).
 import argparse
 import ast
 import json
+import tempfile
+import types
 import logging
 import sys
 from pathlib import Path
@@ -30,6 +32,7 @@ sys.path.insert(0, str(REPO_ROOT / "python_code"))
 
 import script_setup  # noqa: E402,F401  (first: data_prep on the path, TensorFlow loaded quietly)
 import numpy as np  # noqa: E402
+import scipy.io  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import command_line  # noqa: E402
@@ -37,6 +40,7 @@ import errors  # noqa: E402
 import import_original_models  # noqa: E402
 import original_reference as reference  # noqa: E402
 import training  # noqa: E402
+import vgg_features  # noqa: E402
 from order_network import OrderNetwork  # noqa: E402
 
 LOG = logging.getLogger("sims")
@@ -59,9 +63,11 @@ NETWORKS = {
 SYNTHESIS_SP = {"synthesis_1": 256, "synthesis_2": 512, "synthesis_4": 1024}   # the original's sizes
 
 
-def original_functions(script, names):
-    """{name: function} of the top-level functions `names` of the original's `script`, compiled
-    from its source (its Python 2 print statements become `pass` so that the file parses)."""
+def original_functions(script, names, graph_block=False):
+    """A module of the top-level functions and assignments `names` of the original's `script`
+    (and with graph_block its first `with tf.variable_scope(...)` block, where the script builds its
+    training graph and loss), compiled from its source (its Python 2 print statements become `pass`
+    so that the file parses)."""
     lines = []
     for line in script.read_text().splitlines():
         stripped = line.lstrip()
@@ -69,24 +75,36 @@ def original_functions(script, names):
             line = line[:len(line) - len(stripped)] + "pass"
         lines.append(line)
     tree = ast.parse("\n".join(lines))
-    wanted = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in names]
-    missing = set(names) - {node.name for node in wanted}
+    def defines(node):
+        if isinstance(node, ast.FunctionDef):
+            return node.name
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            return node.targets[0].id
+        return None
+    wanted = [node for node in tree.body if defines(node) in names]
+    missing = set(names) - {defines(node) for node in wanted}
     if missing:
         raise errors.DataError(f"{script}: no function {', '.join(sorted(missing))}")
+    if graph_block:
+        wanted.append(next(node for node in tree.body if isinstance(node, ast.With)))
     return ast.Module(body=wanted, type_ignores=[])
 
 
-def original_namespace(original, script, functions, settings):
-    """A namespace in which the original's `functions` of `script` run: tf is tf.compat.v1, slim
-    is tf-slim, np numpy, plus the module-level settings they read."""
+def original_namespace(original, script, functions, settings, graph_block=False, vgg19_file=None):
+    """A namespace in which the original's `functions` of `script` run (and with graph_block its
+    training graph is built): tf is tf.compat.v1, slim is tf-slim, np numpy, scipy.io.loadmat reads
+    vgg19_file for its VGG19, plus the module-level settings they read."""
     try:
         import tf_slim
     except ImportError:
         raise errors.DataError("tf_slim is not importable: pip install --target DIR tf-slim==1.1.0 --no-deps "
                                "and put DIR on PYTHONPATH (../shared/ORIGINAL_TF1_UNDER_TF2.md)") from None
-    namespace = {"tf": v1, "slim": tf_slim, "np": np, **settings}
-    for name, wanted in (("spatial_transformer.py", ["transformer"]), (script, ["lrelu", *functions])):
-        module = original_functions(original / name, wanted)
+    loadmat = lambda path: scipy.io.loadmat(str(vgg19_file))   # noqa: E731  (its VGG19 path is fixed)
+    namespace = {"tf": v1, "slim": tf_slim, "np": np, "scipy": types.SimpleNamespace(io=types.SimpleNamespace(
+        loadmat=loadmat)), **settings}
+    for name, wanted, block in (("spatial_transformer.py", ["transformer"], False),
+                                (script, ["lrelu", *functions], graph_block)):
+        module = original_functions(original / name, wanted, block)
         exec(compile(module, str(original / name), "exec"), namespace)   # the original's code, read at run time
     return namespace
 
@@ -190,10 +208,102 @@ def compare(original, models, root, networks, seed):
         print(f"{network}: " + "; ".join(parts), flush=True)
 
 
+def original_training(original, network, inputs, vgg19_file, learning_rate=1e-4):
+    """({loss term: value}, {variable: gradient}, {variable: value after one AdamOptimizer step}) of
+    one training sample, from the graph and loss the original's script builds (its first `with`
+    block) with original_reference's seeded weights; the ordering network without dropout."""
+    script = NETWORKS[network][0]
+    if network == "order":
+        functions, terms = ["proposal_classifier"], ["G_loss"]
+        settings = {"batch_size": 1, "training_phase": False, "input_dim": 6}
+    elif network == "transformation":
+        functions, terms = ["proposal_transform", "compute_error"], ["p_transformer"]
+        settings = {**NETWORKS[network][2], "training_phase": True, "num_proposal": len(inputs["proposal"])}
+    else:
+        sp = reference.COMPARE_SIZES[network]
+        functions = ["recursive_generator", "build_vgg19", "build_net", "get_weight_bias", "compute_error",
+                     "MEAN_VALUES"]
+        terms = ["p0", "p1", "p2", "p3", "p4", "p5", "p_semantic"]
+        settings = {"batch_size": 1, "sp": sp, "crop_size_h": sp, "crop_size_w": 2 * sp}
+    sp = reference.COMPARE_SIZES.get(network)
+    with tf.Graph().as_default():
+        namespace = original_namespace(original, script, functions, settings, graph_block=True, vgg19_file=vgg19_file)
+        trainable = [v for v in v1.trainable_variables() if v.name.startswith("g_")]
+        loss = namespace["G_loss"]
+        gradients = v1.gradients(loss, trainable)
+        step = v1.train.AdamOptimizer(learning_rate=learning_rate).minimize(loss, var_list=trainable)
+        feeds = {namespace[name]: value for name, value in inputs.items()}
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            for variable in trainable:
+                variable.load(reference.seeded_weight(checkpoint_name(network, variable, sp), variable.shape.as_list()),
+                              session)
+            values, gradient_values = session.run(({name: namespace[name] for name in terms}, gradients), feeds)
+            session.run(step, feeds)
+            names = [checkpoint_name(network, variable, sp) for variable in trainable]
+            after = dict(zip(names, session.run(trainable)))
+    return ({name: float(value) for name, value in values.items()}, dict(zip(names, gradient_values)), after)
+
+
+def vgg19_stand_in(folder):
+    """A data root in `folder` with original_reference's VGG19 stand-in, and the file's path."""
+    path = folder / "trainedmodels" / "imagenet-vgg-verydeep-19.mat"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vgg_features.write_matconvnet_vgg19(path, reference.seeded_vgg19())
+    return path
+
+
+def port_training(network, inputs, root):
+    """original_reference.port_training of the port's network with the seeded weights, mapped as the
+    import maps them, its figures back in the original's layout."""
+    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
+    count = reference.LABEL_CHANNELS - 1
+    net = OrderNetwork(count, pool_window=import_original_models.ORIGINAL_ORDER_POOL_WINDOW) \
+        if network == "order" else model.build(count)
+    names = [variable.name.split(":")[0] for variable in net.variables]
+    values = import_original_models.bgr_to_rgb(
+        model, {name: reference.seeded_weight(name, tuple(v.shape)) for name, v in zip(names, net.variables)})
+    for name, variable in zip(names, net.variables):
+        variable.assign(values[name])
+    vgg = vgg_features.load_vgg(root) if network.startswith("synthesis") else None
+    terms, gradients, after = reference.port_training(network, net, inputs, vgg)
+    # the permutation is its own inverse: back to the original's BGR layout
+    return terms, import_original_models.bgr_to_rgb(model, gradients), import_original_models.bgr_to_rgb(model, after)
+
+
+def compare_training(original, networks, seed):
+    """One line per network: loss terms, gradients and one Adam step of the original's training
+    graph against the port's (a VGG19 stand-in for the synthesis loss)."""
+    with tempfile.TemporaryDirectory() as folder:
+        vgg19_file = vgg19_stand_in(Path(folder))
+        for network in networks:
+            inputs = reference.seeded_training_inputs(network, seed)
+            theirs = original_training(original, network, inputs, vgg19_file)
+            ours = port_training(network, inputs, Path(folder))
+            term = max(abs(ours[0][name] - value) / max(abs(value), 1e-12) for name, value in theirs[0].items())
+            gradient = max(float(np.abs(ours[1][name] - value).max() / max(np.abs(value).max(), 1e-30))
+                           for name, value in theirs[1].items())
+            # Adam's first step is the rate times the gradient's sign: where a gradient is float noise
+            # (below a thousandth of its variable's largest) the sign, and so the step, is a coin toss
+            step, kept, total = 0.0, 0, 0
+            for name, value in theirs[2].items():
+                clear = np.abs(theirs[1][name]) > 1e-3 * np.abs(theirs[1][name]).max()
+                if clear.any():
+                    step = max(step, float(np.abs(ours[2][name] - value)[clear].max()))
+                kept, total = kept + int(clear.sum()), total + clear.size
+            print(f"{network} training: loss terms {', '.join(f'{n} {v:.6g}' for n, v in theirs[0].items())}; "
+                  f"largest relative difference of a term {term:.2g}, of a gradient {gradient:.2g} (to that "
+                  f"variable's largest gradient); weights after one Adam step (rate 1e-4) within {step:.2g} "
+                  f"where the gradient is not noise ({100 * kept / total:.1f} % of them)", flush=True)
+
+
 def write_fixture(original, path, networks, seed):
     """The original's test-phase outputs with the seeded weights of original_reference on its seeded
-    inputs, as spread samples (original_reference.samples), into the JSON file `path`."""
+    inputs, as spread samples (original_reference.samples), and its training loss terms and
+    gradient norms on one seeded sample (the VGG19 stand-in), into the JSON file `path`."""
     fixture = {}
+    folder = tempfile.TemporaryDirectory()
+    vgg19_file = vgg19_stand_in(Path(folder.name))
     for network in networks:
         proposals = reference.FIXTURE_PROPOSALS
         outputs = original_outputs(original, network, reference.seeded_inputs(network, seed, proposals))
@@ -202,7 +312,12 @@ def write_fixture(original, path, networks, seed):
                                                "largest": float(np.abs(value).max()),
                                                "samples": [float(f"{x:.7g}") for x in reference.samples(value)]}
                                         for name, value in outputs.items()}}
+        terms, gradients, _ = original_training(original, network, reference.seeded_training_inputs(network, seed),
+                                                vgg19_file)
+        fixture[network]["training"] = {"terms": terms, "gradient_norms": {
+            name: float(np.linalg.norm(value)) for name, value in sorted(gradients.items())}}
         LOG.info("%s: the original's outputs recorded", network)
+    folder.cleanup()
     path.write_text(json.dumps(fixture, indent=1) + "\n")
 
 
@@ -218,6 +333,9 @@ def main(argv=None):
     parser.add_argument("--list-variables", type=Path, metavar="FILE",
                         help="write the variables (name and shape) of the checkpoints in --make-checkpoints DIR, "
                              "by network, as JSON (tests/original_variables.json is this file)")
+    parser.add_argument("--compare-training", action="store_true",
+                        help="compare each network's loss terms, gradients and one Adam step with the original's "
+                             "training graph (seeded weights, a seeded VGG19 stand-in)")
     parser.add_argument("--write-fixture", type=Path, metavar="FILE",
                         help="record the original's outputs with original_reference's seeded weights and inputs "
                              "(tests/original_outputs.json is this file)")
@@ -232,6 +350,8 @@ def main(argv=None):
         for network in args.networks:
             _, _, _, folder, step = NETWORKS[network]
             make_checkpoint(original, network, args.make_checkpoints / folder / step)
+    if args.compare_training:
+        compare_training(original, args.networks, args.seed)
     if args.write_fixture:
         write_fixture(original, args.write_fixture, args.networks, args.seed)
     if args.list_variables:

@@ -87,3 +87,75 @@ def samples(values, count=97):
     """`count` values of an array spread over it (every k-th of its flattened values)."""
     flat = np.asarray(values, np.float64).ravel()
     return flat[::max(1, flat.size // count)][:count]
+
+
+def seeded_vgg19():
+    """{conv name: (kernel, bias)} of a VGG19 stand-in (He-scaled, so that activations neither
+    vanish nor explode through its 16 layers) for comparing losses; the real file is not here."""
+    import vgg_features
+    weights, channels = {}, 3
+    for block, width in zip(vgg_features.VGG19_LAYERS, (64, 128, 256, 512, 512)):
+        for name in block:
+            rng = np.random.default_rng(zlib.crc32(f"vgg19/{name}".encode()))
+            kernel = rng.normal(0, (2.0 / (9 * channels)) ** 0.5, (3, 3, channels, width)).astype(np.float32)
+            weights[name] = (kernel, rng.normal(0, 0.01, width).astype(np.float32))
+            channels = width
+    return weights
+
+
+def seeded_training_inputs(network, seed, proposals=FIXTURE_PROPOSALS):
+    """One training sample, keyed by the names of the original's placeholders."""
+    rng = np.random.default_rng(seed)
+    one_hot = np.eye(LABEL_CHANNELS, dtype=np.float32)
+    if network == "order":
+        return {"data": seeded_inputs(network, seed)[0], "label": np.int32(rng.integers(1, LABEL_CHANNELS))}
+    if network == "transformation":
+        proposal, mask, label = seeded_inputs(network, seed, proposals)
+        return {"proposal": proposal, "mask": mask, "label": label,
+                "real_image": rng.uniform(0, 255, (1,) + TRANSFORM_SIZE + (3,)).astype(np.float32)}
+    data = seeded_inputs(network, seed)[0]
+    shape = data.shape[:3]
+    return {"label": data[..., :LABEL_CHANNELS], "proposal": data[..., LABEL_CHANNELS:LABEL_CHANNELS + 3],
+            "mask": data[..., LABEL_CHANNELS + 3:], "label_gt": one_hot[rng.integers(0, LABEL_CHANNELS, shape)],
+            "real_image": rng.uniform(0, 255, shape + (3,)).astype(np.float32)}
+
+
+# the port's synthesis loss terms under the original's names (its semantic term is 10 x p_semantic)
+SYNTHESIS_TERMS = {"p0": "input", "p1": "conv1_2", "p2": "conv2_2", "p3": "conv3_2", "p4": "conv4_2", "p5": "conv5_2"}
+
+
+def port_training(network, net, inputs, vgg=None, learning_rate=1e-4):
+    """({loss term under the original's name: value}, {variable: gradient}, {variable: value after one
+    step of the port's Adam}) of one training sample, in the port's variable layout. The synthesis
+    loss sees the imported network's RGB output reversed, the original's BGR."""
+    import tensorflow as tf
+
+    import distribution
+    from synthesis_network import synthesis_loss
+    from transform_network import transform_loss
+    with tf.GradientTape() as tape:
+        if network == "order":
+            data = inputs["data"]
+            logits = net(data[..., :3], data[..., 3:])
+            total = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=[int(inputs["label"])], logits=logits))
+            terms = {"G_loss": total}
+        elif network == "transformation":
+            warped, _ = net(inputs["proposal"], inputs["mask"], inputs["label"])
+            total = transform_loss(inputs["real_image"][..., ::-1], warped[None], inputs["mask"][None])[0]
+            terms = {"p_transformer": total}
+        else:
+            image, logits = net(inputs["label"], inputs["proposal"], inputs["mask"])
+            losses = synthesis_loss(vgg, inputs["real_image"], image[..., ::-1], logits, inputs["label"],
+                                    inputs["label_gt"])
+            total = losses["total"][0]
+            terms = {name: losses[port][0] for name, port in SYNTHESIS_TERMS.items()}
+            terms["p_semantic"] = losses["semantic"][0] / 10.0
+    variables = net.trainable_variables
+    gradients = tape.gradient(total, variables)
+    optimizer = distribution.adam(learning_rate)
+    optimizer.apply_gradients(zip(gradients, variables))
+    names = [variable.name.split(":")[0] for variable in variables]
+    return ({name: float(value) for name, value in terms.items()},
+            {name: gradient.numpy() for name, gradient in zip(names, gradients)},
+            {name: variable.numpy() for name, variable in zip(names, variables)})

@@ -52,6 +52,26 @@ def _unwrap(value):
     return value
 
 
+def write_matconvnet_vgg19(path, weights):
+    """A VGG19 .mat file laid out as MatConvNet's imagenet-vgg-verydeep-19.mat (a cell array of layer
+    structs, fields name, type, weights; conv weights a 1x2 cell of kernel and column bias), from
+    {conv name: (kernel, bias)}: a stand-in with chosen weights for tests and for comparisons with
+    the original, which reads the real file the same way."""
+    layers = []
+    for block_index, block in enumerate(VGG19_LAYERS):
+        for name in block:
+            kernel, bias = weights[name]
+            cell = np.empty((1, 2), object)
+            cell[0, 0], cell[0, 1] = kernel, bias.reshape(-1, 1)
+            layers.append({"name": name, "type": "conv", "weights": cell})
+            layers.append({"name": name.replace("conv", "relu"), "type": "relu", "weights": np.empty((0, 0))})
+        layers.append({"name": f"pool{block_index + 1}", "type": "pool", "weights": np.empty((0, 0))})
+    cells = np.empty((1, len(layers)), object)
+    for i, layer in enumerate(layers):
+        cells[0, i] = layer
+    scipy.io.savemat(path, {"layers": cells})
+
+
 def load_vgg19_matconvnet(path):
     """{layer name: (kernel HWIO, bias)} of the conv layers of a MatConvNet VGG19 .mat file."""
     try:

@@ -74,25 +74,3 @@ def root_after_steps(source, folder, *steps):
     for step in steps:
         step.main(["--root", str(root)])
     return root
-
-
-def write_matconvnet_vgg19(path, weights):
-    """A VGG19 .mat file laid out as MatConvNet's imagenet-vgg-verydeep-19.mat (a cell array of layer
-    structs; conv weights a 1x2 cell of kernel and column bias), from {conv name: (kernel, bias)}."""
-    import numpy as np
-    import scipy.io
-    import vgg_features
-
-    layers = []
-    for block_index, block in enumerate(vgg_features.VGG19_LAYERS):
-        for name in block:
-            kernel, bias = weights[name]
-            cell = np.empty((1, 2), object)
-            cell[0, 0], cell[0, 1] = kernel, bias.reshape(-1, 1)
-            layers.append({"name": name, "type": "conv", "weights": cell})
-            layers.append({"name": name.replace("conv", "relu"), "type": "relu", "weights": np.empty((0, 0))})
-        layers.append({"name": f"pool{block_index + 1}", "type": "pool", "weights": np.empty((0, 0))})
-    cells = np.empty((1, len(layers)), object)
-    for i, layer in enumerate(layers):
-        cells[0, i] = layer
-    scipy.io.savemat(path, {"layers": cells})

@@ -8,7 +8,6 @@ import tensorflow as tf
 import data_root
 import vgg_features
 from contextual_loss import ContextualLoss, contextual_term, pool_to_at_most
-from conftest import write_matconvnet_vgg19
 
 
 def reference_term(generated, real, bandwidth):
@@ -93,7 +92,7 @@ def _vgg19(tmp_path):
                              np.zeros(8, np.float32))
             channels = 8
     (tmp_path / "trainedmodels").mkdir()
-    write_matconvnet_vgg19(tmp_path / vgg_features.VGG19_FILE, weights)
+    vgg_features.write_matconvnet_vgg19(tmp_path / vgg_features.VGG19_FILE, weights)
     return vgg_features.load_vgg(tmp_path)
 
 

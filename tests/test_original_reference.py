@@ -1,9 +1,10 @@
 """The port's networks compute what the original's compute, pinned without the original: with the
 seeded weights and inputs of original_reference, tests/original_outputs.json holds samples of the
-outputs the original's own graph code gave (benchmarks/compare_with_original.py --write-fixture,
-run on a checkout of xjqicuhk/SIMS under tf.compat.v1 + tf-slim). The port's network gets the same
-weights through the import's mapping (import_original_models: the synthesis networks' BGR outputs
-turned into RGB, the ordering network's fixed pooling window)."""
+outputs the original's own graph code gave, and its training loss terms and gradient norms on one
+sample (benchmarks/compare_with_original.py --write-fixture, run on a checkout of xjqicuhk/SIMS
+under tf.compat.v1 + tf-slim). The port's network gets the same weights through the import's
+mapping (import_original_models: the synthesis networks' BGR outputs turned into RGB, the ordering
+network's fixed pooling window)."""
 
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 import import_original_models
 import original_reference as reference
+import vgg_features
 from order_network import OrderNetwork
 
 FIXTURE = json.loads((Path(__file__).parent / "original_outputs.json").read_text())
@@ -44,3 +46,32 @@ def test_the_port_computes_the_originals_outputs(network):
         # float32 noise of deep networks on two code paths: a millionth of the output's range
         np.testing.assert_allclose(reference.samples(value), expected["samples"], rtol=0,
                                    atol=2e-5 * expected["largest"] + 1e-6, err_msg=f"{network} {name}")
+
+
+@pytest.fixture(scope="module")
+def vgg19_root(tmp_path_factory):
+    """A root with the VGG19 stand-in both sides computed the synthesis loss with."""
+    root = tmp_path_factory.mktemp("vgg19")
+    path = root / vgg_features.VGG19_FILE
+    path.parent.mkdir(parents=True)
+    vgg_features.write_matconvnet_vgg19(path, reference.seeded_vgg19())
+    return root
+
+
+@pytest.mark.parametrize("network", sorted(FIXTURE))
+def test_the_port_trains_on_the_originals_loss_and_gradients(network, vgg19_root):
+    """One seeded training sample: every loss term, and each variable's gradient norm (but the
+    transformer's, which differ by up to 3 % from the original's: open, docs/authors_models.md)."""
+    recorded = FIXTURE[network]["training"]
+    inputs = reference.seeded_training_inputs(network, FIXTURE[network]["input_seed"])
+    vgg = vgg_features.load_vgg(vgg19_root) if network.startswith("synthesis") else None
+    terms, gradients, _ = reference.port_training(network, port_network(network), inputs, vgg)
+    for name, value in recorded["terms"].items():
+        assert terms[name] == pytest.approx(value, rel=1e-5), f"{network} {name}"
+    if network == "transformation":
+        return
+    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
+    gradients = import_original_models.bgr_to_rgb(model, gradients)   # back to the original's layout
+    largest = max(recorded["gradient_norms"].values())
+    for name, norm in recorded["gradient_norms"].items():
+        assert np.linalg.norm(gradients[name]) == pytest.approx(norm, rel=1e-3, abs=1e-6 * largest), f"{network} {name}"

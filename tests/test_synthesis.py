@@ -29,7 +29,7 @@ import training
 import vgg_features
 from contextual_loss import ContextualLoss
 from network_blocks import one_hot_labels
-from conftest import error_lines, root_after_steps, run_script, write_matconvnet_vgg19
+from conftest import error_lines, root_after_steps, run_script
 from synthesis_network import LOSS_WEIGHTS, SynthesisNetwork, synthesis_loss
 
 
@@ -247,7 +247,7 @@ def test_the_matconvnet_vgg19_loader_reads_the_original_structure(tmp_path):
     rng = np.random.default_rng(3)
     weights = _tiny_vgg(rng, vgg_features.VGG19_LAYERS)
     path = tmp_path / "imagenet-vgg-verydeep-19.mat"
-    write_matconvnet_vgg19(path, weights)
+    vgg_features.write_matconvnet_vgg19(path, weights)
     loaded = vgg_features.load_vgg19_matconvnet(path)
     assert set(loaded) == {name for block in vgg_features.VGG19_LAYERS for name in block}
     for name, (kernel, bias) in weights.items():
