@@ -297,6 +297,23 @@ def compare_training(original, networks, seed):
                   f"where the gradient is not noise ({100 * kept / total:.1f} % of them)", flush=True)
 
 
+def original_warp_gradient(original, inputs):
+    """(warp parameters [P, 6], d loss / d parameters) of the original's transformer training graph
+    on one sample: its loss, which has a kink at every pixel boundary, is pinned at these parameters."""
+    settings = {**NETWORKS["transformation"][2], "training_phase": True, "num_proposal": len(inputs["proposal"])}
+    with tf.Graph().as_default():
+        namespace = original_namespace(original, "transformation.py", ["proposal_transform", "compute_error"], settings,
+                                       graph_block=True)
+        theta = next(op.outputs[0] for op in v1.get_default_graph().get_operations()
+                     if op.type in ("Add", "AddV2") and op.inputs[0].op.type == "MatMul")
+        gradient = v1.gradients(namespace["G_loss"], theta)[0]
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            for variable in v1.trainable_variables():
+                variable.load(reference.seeded_weight(variable.op.name, variable.shape.as_list()), session)
+            return session.run((theta, gradient), {namespace[name]: value for name, value in inputs.items()})
+
+
 def write_fixture(original, path, networks, seed):
     """The original's test-phase outputs with the seeded weights of original_reference on its seeded
     inputs, as spread samples (original_reference.samples), and its training loss terms and
@@ -316,6 +333,9 @@ def write_fixture(original, path, networks, seed):
                                                 vgg19_file)
         fixture[network]["training"] = {"terms": terms, "gradient_norms": {
             name: float(np.linalg.norm(value)) for name, value in sorted(gradients.items())}}
+        if network == "transformation":
+            theta, gradient = original_warp_gradient(original, reference.seeded_training_inputs(network, seed))
+            fixture[network]["training"]["warp"] = {"parameters": theta.tolist(), "gradient": gradient.tolist()}
         LOG.info("%s: the original's outputs recorded", network)
     folder.cleanup()
     path.write_text(json.dumps(fixture, indent=1) + "\n")
