@@ -4,7 +4,7 @@
 # pretrained model can be downloaded), then the parametric baseline, the evaluation table and
 # contact sheets. Interrupted, it continues where it stopped when run again, with the same results.
 #   ./run_demo.sh [--long] [make_demo_dataset.py options: --train, --test, --base-height, --seed]
-# Presets (docs/demo.md): quick (default, 11 to 16 minutes on two CPU cores) trains the synthesis network
+# Presets (docs/demo.md): quick (default, 11 to 17 minutes on two CPU cores) trains the synthesis network
 # at level 256 and evaluates there; --long (or SIMS_DEMO_PRESET=long) trains longer and adds level
 # 512 and the appearance-flow aligner. SIMS_DEMO_ROOT=DIR puts
 # the data elsewhere; SIMS_DEMO_TRANSFORM_STEPS (both aligners), SIMS_DEMO_ORDER_STEPS, SIMS_DEMO_SYNTHESIS_STEPS (every level) and
