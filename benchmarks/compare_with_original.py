@@ -84,7 +84,7 @@ def original_functions(script, names, graph_block=False):
     wanted = [node for node in tree.body if defines(node) in names]
     missing = set(names) - {defines(node) for node in wanted}
     if missing:
-        raise errors.DataError(f"{script}: no function {', '.join(sorted(missing))}")
+        raise errors.DataError(f"{script}: no definition of {', '.join(sorted(missing))}")
     if graph_block:
         wanted.append(next(node for node in tree.body if isinstance(node, ast.With)))
     return ast.Module(body=wanted, type_ignores=[])
@@ -131,6 +131,12 @@ def build_original(original, network, sp, test_phase, proposals=10):
     return placeholders, {"image": image, "logits": logits}
 
 
+def load_seeded_weights(session, variables, network, sp):
+    """Give the original graph's variables original_reference's seeded values, by checkpoint name."""
+    for variable in variables:
+        variable.load(reference.seeded_weight(checkpoint_name(network, variable, sp), variable.shape.as_list()), session)
+
+
 def checkpoint_name(network, variable, sp):
     """The name a variable of the original's graph has in its scripts' checkpoints: level 1 names
     its output layers after its size, which is 256 there."""
@@ -155,8 +161,7 @@ def make_checkpoint(original, network, folder):
         v1.train.AdamOptimizer(learning_rate=1e-4).minimize(loss, var_list=trainable)
         saver = v1.train.Saver(max_to_keep=1000)
         with v1.Session() as session:
-            for variable in v1.global_variables():
-                variable.load(reference.seeded_weight(variable.op.name, variable.shape.as_list()), session)
+            load_seeded_weights(session, v1.global_variables(), network, SYNTHESIS_SP.get(network))
             folder.mkdir(parents=True, exist_ok=True)
             saver.save(session, str(folder / "model.ckpt"))
     LOG.info("%s: the original's graph saved to %s", network, folder)
@@ -174,14 +179,13 @@ def original_outputs(original, network, inputs, checkpoint=None):
             if checkpoint:
                 v1.train.Saver(var_list=names).restore(session, checkpoint)
             else:
-                for name, variable in names.items():
-                    variable.load(reference.seeded_weight(name, variable.shape.as_list()), session)
+                load_seeded_weights(session, v1.global_variables(), network, sp)
             return session.run(fetches, dict(zip(placeholders, inputs)))
 
 
 def port_outputs(root, network, inputs):
     """The port's outputs on `inputs`, from its network imported into root (the test phase)."""
-    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
+    model = reference.port_model(network)
     folder = root / model.folder
     count = reference.LABEL_CHANNELS - 1
     if network == "order":   # as order.py builds it: the import record's pooling window
@@ -209,9 +213,11 @@ def compare(original, models, root, networks, seed):
 
 
 def original_training(original, network, inputs, vgg19_file, learning_rate=1e-4):
-    """({loss term: value}, {variable: gradient}, {variable: value after one AdamOptimizer step}) of
-    one training sample, from the graph and loss the original's script builds (its first `with`
-    block) with original_reference's seeded weights; the ordering network without dropout."""
+    """({loss term: value}, {variable: gradient}, {variable: value after one AdamOptimizer step},
+    warp) of one training sample, from the graph and loss the original's script builds (its first
+    `with` block) with original_reference's seeded weights; the ordering network without dropout.
+    warp, for the transformer: {"parameters": [P, 6], "gradient": d loss / d parameters}, where its
+    loss, which has a kink at every pixel boundary, is pinned (None for the other networks)."""
     script = NETWORKS[network][0]
     if network == "order":
         functions, terms = ["proposal_classifier"], ["G_loss"]
@@ -231,18 +237,23 @@ def original_training(original, network, inputs, vgg19_file, learning_rate=1e-4)
         trainable = [v for v in v1.trainable_variables() if v.name.startswith("g_")]
         loss = namespace["G_loss"]
         gradients = v1.gradients(loss, trainable)
+        warp = {}
+        if network == "transformation":
+            theta = next(op.outputs[0] for op in v1.get_default_graph().get_operations()
+                         if op.type in ("Add", "AddV2") and op.inputs[0].op.type == "MatMul")
+            warp = {"parameters": theta, "gradient": v1.gradients(loss, theta)[0]}
         step = v1.train.AdamOptimizer(learning_rate=learning_rate).minimize(loss, var_list=trainable)
         feeds = {namespace[name]: value for name, value in inputs.items()}
         with v1.Session() as session:
             session.run(v1.global_variables_initializer())
-            for variable in trainable:
-                variable.load(reference.seeded_weight(checkpoint_name(network, variable, sp), variable.shape.as_list()),
-                              session)
-            values, gradient_values = session.run(({name: namespace[name] for name in terms}, gradients), feeds)
+            load_seeded_weights(session, trainable, network, sp)
+            values, gradient_values, warp = session.run(({name: namespace[name] for name in terms}, gradients, warp),
+                                                        feeds)
             session.run(step, feeds)
             names = [checkpoint_name(network, variable, sp) for variable in trainable]
             after = dict(zip(names, session.run(trainable)))
-    return ({name: float(value) for name, value in values.items()}, dict(zip(names, gradient_values)), after)
+    return ({name: float(value) for name, value in values.items()}, dict(zip(names, gradient_values)), after,
+            warp or None)
 
 
 def vgg19_stand_in(folder):
@@ -256,18 +267,10 @@ def vgg19_stand_in(folder):
 def port_training(network, inputs, root):
     """original_reference.port_training of the port's network with the seeded weights, mapped as the
     import maps them, its figures back in the original's layout."""
-    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
-    count = reference.LABEL_CHANNELS - 1
-    net = OrderNetwork(count, pool_window=import_original_models.ORIGINAL_ORDER_POOL_WINDOW) \
-        if network == "order" else model.build(count)
-    names = [variable.name.split(":")[0] for variable in net.variables]
-    values = import_original_models.bgr_to_rgb(
-        model, {name: reference.seeded_weight(name, tuple(v.shape)) for name, v in zip(names, net.variables)})
-    for name, variable in zip(names, net.variables):
-        variable.assign(values[name])
     vgg = vgg_features.load_vgg(root) if network.startswith("synthesis") else None
-    terms, gradients, after = reference.port_training(network, net, inputs, vgg)
+    terms, gradients, after = reference.port_training(network, reference.seeded_port_network(network), inputs, vgg)
     # the permutation is its own inverse: back to the original's BGR layout
+    model = reference.port_model(network)
     return terms, import_original_models.bgr_to_rgb(model, gradients), import_original_models.bgr_to_rgb(model, after)
 
 
@@ -297,23 +300,6 @@ def compare_training(original, networks, seed):
                   f"where the gradient is not noise ({100 * kept / total:.1f} % of them)", flush=True)
 
 
-def original_warp_gradient(original, inputs):
-    """(warp parameters [P, 6], d loss / d parameters) of the original's transformer training graph
-    on one sample: its loss, which has a kink at every pixel boundary, is pinned at these parameters."""
-    settings = {**NETWORKS["transformation"][2], "training_phase": True, "num_proposal": len(inputs["proposal"])}
-    with tf.Graph().as_default():
-        namespace = original_namespace(original, "transformation.py", ["proposal_transform", "compute_error"], settings,
-                                       graph_block=True)
-        theta = next(op.outputs[0] for op in v1.get_default_graph().get_operations()
-                     if op.type in ("Add", "AddV2") and op.inputs[0].op.type == "MatMul")
-        gradient = v1.gradients(namespace["G_loss"], theta)[0]
-        with v1.Session() as session:
-            session.run(v1.global_variables_initializer())
-            for variable in v1.trainable_variables():
-                variable.load(reference.seeded_weight(variable.op.name, variable.shape.as_list()), session)
-            return session.run((theta, gradient), {namespace[name]: value for name, value in inputs.items()})
-
-
 def write_fixture(original, path, networks, seed):
     """The original's test-phase outputs with the seeded weights of original_reference on its seeded
     inputs, as spread samples (original_reference.samples), and its training loss terms and
@@ -329,13 +315,12 @@ def write_fixture(original, path, networks, seed):
                                                "largest": float(np.abs(value).max()),
                                                "samples": [float(f"{x:.7g}") for x in reference.samples(value)]}
                                         for name, value in outputs.items()}}
-        terms, gradients, _ = original_training(original, network, reference.seeded_training_inputs(network, seed),
-                                                vgg19_file)
+        terms, gradients, _, warp = original_training(original, network,
+                                                      reference.seeded_training_inputs(network, seed), vgg19_file)
         fixture[network]["training"] = {"terms": terms, "gradient_norms": {
             name: float(np.linalg.norm(value)) for name, value in sorted(gradients.items())}}
-        if network == "transformation":
-            theta, gradient = original_warp_gradient(original, reference.seeded_training_inputs(network, seed))
-            fixture[network]["training"]["warp"] = {"parameters": theta.tolist(), "gradient": gradient.tolist()}
+        if warp:
+            fixture[network]["training"]["warp"] = {name: value.tolist() for name, value in warp.items()}
         LOG.info("%s: the original's outputs recorded", network)
     folder.cleanup()
     path.write_text(json.dumps(fixture, indent=1) + "\n")

@@ -174,9 +174,9 @@ def compare_with_reference(folder, reference):
         lines.append(f"{name}: max {int(difference.max())}, mean {difference.mean():.3f}, PSNR {psnr(squared[-1])}")
     lines.append(f"all {len(common)} images: max {largest}, mean {np.mean(absolute):.3f}, "
                  f"PSNR {psnr(np.mean(squared))}")
-    for name, where in ((sorted(set(ours) - set(theirs)), reference), (sorted(set(theirs) - set(ours)), folder)):
-        if name:
-            lines.append(f"{len(name)} images not in {where} (first: {name[0]})")
+    for unmatched, where in ((sorted(set(ours) - set(theirs)), reference), (sorted(set(theirs) - set(ours)), folder)):
+        if unmatched:
+            lines.append(f"{len(unmatched)} images not in {where} (first: {unmatched[0]})")
     return lines
 
 

@@ -96,8 +96,13 @@ def sample_reader(args):
 def order_network(args):
     """The ordering network of the data root's class table; a model imported from the original's
     keeps the original's fixed pooling window (its import record says so)."""
-    return OrderNetwork(args.classes.count,
-                        pool_window=training.import_record(args.root / MODEL_FOLDER).get("pool_window"))
+    window = training.import_record(args.root / MODEL_FOLDER).get("pool_window")
+    height, width = args.sizes.shape(LEVEL)
+    if window and (height // 32 < window[0] or width // 32 < window[1]):   # the trunk pools five times by 2
+        raise errors.DataError(f"{args.root / MODEL_FOLDER}: imported from the original, this network averages "
+                               f"{window[0]}x{window[1]} cells of its last feature map, which needs level-1 images of "
+                               f"at least {32 * window[0]}x{32 * window[1]}; this root's are {height}x{width}")
+    return OrderNetwork(args.classes.count, pool_window=window)
 
 
 def train(args, steps):

@@ -20,6 +20,28 @@ PORT_MODELS = {"transformation": "transformation network", "order": "ordering ne
                "synthesis_1": "synthesis level 1", "synthesis_2": "synthesis level 2", "synthesis_4": "synthesis level 4"}
 
 
+def port_model(network):
+    """import_original_models' description of the network (how its weights are mapped)."""
+    import import_original_models
+    return next(model for model in import_original_models.MODELS if model.name == PORT_MODELS[network])
+
+
+def seeded_port_network(network):
+    """The port's network with the original's seeded weights, mapped as the import maps them (the
+    synthesis networks' BGR outputs turned into RGB, the ordering network's fixed window)."""
+    import import_original_models
+    from order_network import OrderNetwork
+    model, count = port_model(network), LABEL_CHANNELS - 1
+    net = OrderNetwork(count, pool_window=import_original_models.ORIGINAL_ORDER_POOL_WINDOW) \
+        if network == "order" else model.build(count)
+    names = [variable.name.split(":")[0] for variable in net.variables]
+    values = import_original_models.bgr_to_rgb(
+        model, {name: seeded_weight(name, tuple(variable.shape)) for name, variable in zip(names, net.variables)})
+    for name, variable in zip(names, net.variables):
+        variable.assign(values[name])
+    return net
+
+
 def seeded_weight(name, shape):
     """A value for the original's variable `name`: conv weights small, layer-norm gammas near 1,
     biases and betas spread, the transformer's affine layer near the identity warp, Adam's second

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 import class_table
+import data_root
 import errors
 import import_original_models
 import order
@@ -102,8 +103,10 @@ def test_every_network_lands_in_the_folder_its_script_reads_with_the_originals_w
             np.testing.assert_array_equal(value, expected, err_msg=name)
     assert training.import_record(root / "trainedmodels" / "synthesis" / "synthesis_256")["bgr_to_rgb"] == ["g_256_conv100"]
     # the ordering network keeps the original's fixed pooling window, read by order.py
-    args = argparse.Namespace(root=root, classes=classes)
+    args = argparse.Namespace(root=root, classes=classes, sizes=data_root.load_sizes(root))   # 256x512
     assert order.order_network(args).pool_window == [8, 12]
+    with pytest.raises(errors.DataError, match="needs level-1 images of at least 256x384; this root's are 32x64"):
+        order.order_network(argparse.Namespace(root=root, classes=classes, sizes=data_root.Sizes(32)))
     assert not [path for path in (root / "trainedmodels").rglob("*") if ".import-" in path.name]
 
 

@@ -16,32 +16,17 @@ import tensorflow as tf
 import import_original_models
 import original_reference as reference
 import vgg_features
-from order_network import OrderNetwork
 from spatial_transformer import affine_warp
 from transform_network import transform_loss
 
 FIXTURE = json.loads((Path(__file__).parent / "original_outputs.json").read_text())
 
 
-def port_network(network):
-    """The port's network with the original's seeded weights, mapped as the import maps them."""
-    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
-    count = reference.LABEL_CHANNELS - 1
-    net = OrderNetwork(count, pool_window=import_original_models.ORIGINAL_ORDER_POOL_WINDOW) \
-        if network == "order" else model.build(count)
-    names = [variable.name.split(":")[0] for variable in net.variables]
-    values = import_original_models.bgr_to_rgb(
-        model, {name: reference.seeded_weight(name, tuple(variable.shape)) for name, variable in zip(names, net.variables)})
-    for name, variable in zip(names, net.variables):
-        variable.assign(values[name])
-    return net
-
-
 @pytest.mark.parametrize("network", sorted(FIXTURE))
 def test_the_port_computes_the_originals_outputs(network):
     recorded = FIXTURE[network]
     inputs = reference.seeded_inputs(network, recorded["input_seed"], recorded["proposals"])
-    outputs = reference.port_outputs(network, port_network(network), inputs)
+    outputs = reference.port_outputs(network, reference.seeded_port_network(network), inputs)
     assert set(outputs) == set(recorded["outputs"])
     for name, expected in recorded["outputs"].items():
         value = outputs[name]
@@ -70,7 +55,7 @@ def test_the_port_trains_on_the_originals_loss_and_gradients(network, vgg19_root
     recorded = FIXTURE[network]["training"]
     inputs = reference.seeded_training_inputs(network, FIXTURE[network]["input_seed"])
     vgg = vgg_features.load_vgg(vgg19_root) if network.startswith("synthesis") else None
-    terms, gradients, _ = reference.port_training(network, port_network(network), inputs, vgg)
+    terms, gradients, _ = reference.port_training(network, reference.seeded_port_network(network), inputs, vgg)
     for name, value in recorded["terms"].items():
         assert terms[name] == pytest.approx(value, rel=1e-5), f"{network} {name}"
     if network == "transformation":   # its sampler and loss pinned at the original's own parameters
@@ -83,8 +68,7 @@ def test_the_port_trains_on_the_originals_loss_and_gradients(network, vgg19_root
         np.testing.assert_allclose(tape.gradient(loss, theta).numpy(), expected, rtol=0,
                                    atol=1e-4 * np.abs(expected).max())
         return
-    model = next(model for model in import_original_models.MODELS if model.name == reference.PORT_MODELS[network])
-    gradients = import_original_models.bgr_to_rgb(model, gradients)   # back to the original's layout
+    gradients = import_original_models.bgr_to_rgb(reference.port_model(network), gradients)   # back to the original's layout
     largest = max(recorded["gradient_norms"].values())
     for name, norm in recorded["gradient_norms"].items():
         assert np.linalg.norm(gradients[name]) == pytest.approx(norm, rel=1e-3, abs=1e-6 * largest), f"{network} {name}"
