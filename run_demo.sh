@@ -3,21 +3,23 @@
 # dataset and runs the whole pipeline in the README's order, training every network first (no
 # pretrained model can be downloaded), then the parametric baseline, the evaluation table and
 # contact sheets. Interrupted, it continues where it stopped when run again, with the same results.
+# The evaluation also trains the project's own segmenter on the demo's training images, for its
+# segmentation score, and scores 100 test scenes (enough for a distribution metric to mean something).
 #   ./run_demo.sh [--long] [make_demo_dataset.py options: --train, --test, --base-height, --seed]
 # Presets (docs/demo.md): quick (default, 11 to 17 minutes on two CPU cores) trains the synthesis network
 # at level 256 and evaluates there; --long (or SIMS_DEMO_PRESET=long) trains longer and adds level
 # 512 and the appearance-flow aligner. SIMS_DEMO_ROOT=DIR puts
-# the data elsewhere; SIMS_DEMO_TRANSFORM_STEPS (both aligners), SIMS_DEMO_ORDER_STEPS, SIMS_DEMO_SYNTHESIS_STEPS (every level) and
-# SIMS_DEMO_SYNTHESIS_512_STEPS override the preset's training lengths. SIMS_DEMO_STOP_AFTER=canvases
+# the data elsewhere; SIMS_DEMO_TRANSFORM_STEPS (both aligners), SIMS_DEMO_ORDER_STEPS, SIMS_DEMO_SYNTHESIS_STEPS (every level),
+# SIMS_DEMO_SYNTHESIS_512_STEPS and SIMS_DEMO_SEGMENTATION_STEPS override the preset's training lengths. SIMS_DEMO_STOP_AFTER=canvases
 # stops once the canvases are built, before any synthesis training (for benchmarks that train it).
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 preset=${SIMS_DEMO_PRESET:-quick}
 if [[ ${1:-} == --long ]]; then preset=long; shift; fi
 case $preset in
-  #      levels      steps: transformation order synthesis-256 synthesis-512; synthesis learning rate
-  quick) levels="256";     preset_steps=(40 40 1100 0);    synthesis_rate=3e-4 ;;
-  long)  levels="256 512"; preset_steps=(40 40 1500 800);  synthesis_rate=1e-4 ;;
+  #      levels      steps: transformation order synthesis-256 synthesis-512 segmenter; synthesis learning rate
+  quick) levels="256";     preset_steps=(40 40 1100 0 1500);    synthesis_rate=3e-4 ;;
+  long)  levels="256 512"; preset_steps=(40 40 1500 800 1500);  synthesis_rate=1e-4 ;;
   *) echo "SIMS_DEMO_PRESET=$preset: expected quick or long" >&2; exit 2 ;;
 esac
 source "$repo_root/.ci/venv.sh"
@@ -35,13 +37,14 @@ train() { network "$@" --train --save-every 10; }
 train_synthesis() { network "$@" --train --save-every 100; }
 transform_steps=${SIMS_DEMO_TRANSFORM_STEPS:-${preset_steps[0]}}
 order_steps=${SIMS_DEMO_ORDER_STEPS:-${preset_steps[1]}}
+segmentation_steps=${SIMS_DEMO_SEGMENTATION_STEPS:-${preset_steps[4]}}
 declare -A synthesis_steps=([256]=${SIMS_DEMO_SYNTHESIS_STEPS:-${preset_steps[2]}}
                             [512]=${SIMS_DEMO_SYNTHESIS_512_STEPS:-${SIMS_DEMO_SYNTHESIS_STEPS:-${preset_steps[3]}}})
 declare -A synthesis_script=([256]=python_code/synthesis_256_512.py [512]=python_code/synthesis_512_1024.py)
 final_level=${levels##* }
 say "preset $preset: synthesis at level(s) $levels, evaluated at $final_level"
 
-step data_prep/make_demo_dataset.py --base-height 32 "$@"   # later options win
+step data_prep/make_demo_dataset.py --base-height 32 --test 100 "$@"   # later options win
 # Memory bank, query segments, retrieval
 step data_prep/train_connect_component_mask.py
 step data_prep/test_connect_component_mask.py
@@ -84,7 +87,10 @@ synthesize() {
 }
 synthesize
 synthesize --parametric
-network python_code/evaluate.py --level "$final_level"   # the table, then the contact sheets
+# the project's own segmenter (not part of SIMS), for the evaluation's segmentation score
+network python_code/segmentation.py --train --level "$final_level" --max-steps "$segmentation_steps" --save-every 500
+network python_code/segmentation.py --test --level "$final_level"
+network python_code/evaluate.py --level "$final_level"   # the protocol and the table, then the contact sheets
 say "done"
 
 echo "demo data:            $root/traindata, $root/testdata (sizes in $root/dataset.json)"
@@ -94,4 +100,5 @@ echo "ordering predictions: $root/result/order/data"
 echo "canvases:             $root/testdata/synthesis/transform_order_${final_level}_canvas"
 echo "synthesized images:   $root/result/synthesis/transform_order_$final_level"
 echo "parametric baseline:  $root/result/synthesis_parametric/transform_order_$final_level"
+echo "evaluation record:    $root/result/evaluation_$final_level.json (the protocol and every figure)"
 echo "contact sheets:       $root/result/contact_sheets (label | canvas | SIMS | parametric | ground truth), $root/result/overview.jpg"

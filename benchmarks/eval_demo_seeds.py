@@ -4,9 +4,11 @@ figure over the seeds, and whether SIMS meets the demo's goal on each.
 1. For each seed S, run_demo.sh --seed S (the preset given, quick by default) on ROOT/seed_S; a
    root it finished is reused (run_demo.sh skips what is done), so the script can be stopped and
    run again.
-2. python_code/evaluate.py's scores of each root: PSNR, SSIM, LPIPS and |x - canvas| (the mean
-   absolute difference from the test canvas on its content) of SIMS, the parametric baseline and
-   the canvas alone, and the ground truth's |x - canvas|.
+2. python_code/evaluate.py's scores of each root: PSNR, SSIM, LPIPS, |x - canvas| (the mean
+   absolute difference from the test canvas on its content), FD-VGG16, KID-VGG16 and the own
+   segmenter's mIoU against the test layouts and the revised ones (when the root has it) of SIMS,
+   the parametric baseline and the canvas alone; the ground truth's |x - canvas| and the own
+   segmenter's mIoU on the real test images.
    Also |x - canvas| of SIMS and the baseline on the content at least INNER_MARGIN pixels from its
    edges (gaps and elision marks), where no blending with what the network paints is expected, and
    per class of the canvas' label (the classes with at least 1 % of the content over the seeds).
@@ -45,7 +47,8 @@ import labels  # noqa: E402
 
 LOG = logging.getLogger("sims")
 METHODS = ("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone")
-FIGURES = ("PSNR", "SSIM", "LPIPS", "|x - canvas|")
+FIGURES = ("PSNR", "SSIM", "LPIPS", "|x - canvas|", "FD-VGG16", "KID-VGG16", "mIoU", "mIoU revised")
+RECORD_KEYS = ("psnr", "ssim", "lpips", "canvas_error", "vgg16_fd", "vgg16_kid", "miou", "miou_revised")
 EVALUATED_LEVEL = {"quick": "256", "long": "512"}
 INNER_MARGIN = 3
 CLASS_SHARE = 0.01
@@ -74,18 +77,20 @@ def run_seed(root, seed, preset):
 
 
 def seed_scores(seed_root, level_name, lpips, rows):
-    """({method: (PSNR, SSIM, LPIPS, |x - canvas|)}, ground truth's |x - canvas|, {method: |x - canvas|
-    at least INNER_MARGIN pixels inside the content}) of a finished root whose read_rows are `rows`."""
+    """({method: FIGURES' values (nan where the root has no segmenter)}, the evaluate_level record,
+    {method: |x - canvas| at least INNER_MARGIN pixels inside the content}) of a finished root whose
+    read_rows are `rows`."""
     missing = [method for method in METHODS if method not in rows]
     if missing:
         raise errors.DataError(f"{seed_root}: no {', '.join(missing)} results; run_demo.sh did not finish there")
-    scored, truth_error = evaluate.method_scores(seed_root, level_name, lpips, rows)
-    table = {row: figures for row, _, *figures in scored}
+    segmenter, why = evaluate.choose_segmenter(seed_root, level_name, class_table.load_classes(seed_root))
+    record = evaluate.evaluate_level(seed_root, level_name, lpips, segmenter=segmenter, segmenter_missing=why, rows=rows)
+    table = {row: [record["rows"][row].get(key, float("nan")) for key in RECORD_KEYS] for row in METHODS}
     names = sorted(rows["canvas alone"])
     inner = {method: evaluate.canvas_error([rows[method][name] for name in names],
                                            [rows["canvas alone"][name] for name in names], INNER_MARGIN)
              for method in METHODS[:2]}
-    return table, truth_error, inner
+    return table, record, inner
 
 
 def class_errors(seed_root, level_name, rows):
@@ -134,11 +139,14 @@ def main(argv=None):
     print(f"preset {args.preset}, evaluated at level {level_name}; processor: {processor()}; "
           f"{args.parallel} seed(s) at a time")
     print(f"{'seed':>4}  {'method':<26} " + " ".join(f"{figure:>12}" for figure in FIGURES))
-    for seed, (table, truth_error, inner) in results.items():
+    for seed, (table, record, inner) in results.items():
         for method in METHODS:
             print(f"{seed:>4}  {method:<26} " + " ".join(f"{value:>12.3f}" for value in table[method]))
         wins, ratio = goal(table)
-        print(f"{seed:>4}  ground truth |x - canvas| {truth_error:.1f}; {INNER_MARGIN}+ px inside the content: SIMS "
+        real = record["rows"][evaluate.REAL_ROW]
+        print(f"{seed:>4}  real test images: own segmenter mIoU {real.get('miou', float('nan')):.3f}, FD-VGG16 of as many "
+              f"real training images {real.get('vgg16_fd', float('nan')):.1f}, KID-VGG16 {real.get('vgg16_kid', float('nan')):.4f}")
+        print(f"{seed:>4}  ground truth |x - canvas| {real['canvas_error']:.1f}; {INNER_MARGIN}+ px inside the content: SIMS "
               f"{inner[METHODS[0]]:.1f}, parametric {inner[METHODS[1]]:.1f}; SIMS LPIPS lowest: {'yes' if wins else 'no'}; "
               f"|SIMS - canvas| / |parametric - canvas| = {ratio:.2f}; run_demo.sh {seconds[seed] / 60:.1f} min")
     print(f"mean (standard deviation) over {len(results)} seeds:")

@@ -102,3 +102,18 @@ def synthesized(level_name, parametric=False):
 # Evaluation
 CONTACT_SHEETS = "result/contact_sheets"
 OVERVIEW = "result/overview.jpg"
+
+
+def segmentation_model(level_name):
+    """The project's own segmenter of a level (segmentation.py), used by evaluate.py."""
+    return f"trainedmodels/segmentation/segmentation_{level_name}"
+
+
+def segmented(level_name):
+    """The own segmenter's labels of the real test images (its test phase)."""
+    return f"result/segmentation/segmentation_{level_name}"
+
+
+def evaluation_record(level_name):
+    """evaluate.py's protocol and figures as JSON."""
+    return f"result/evaluation_{level_name}.json"

@@ -1,15 +1,25 @@
-"""The whole demo at tiny scale through run_demo.sh itself: every step's files and the final images
-of the quick preset, then --long on the same root, which keeps what the quick run finished and adds
-level 512."""
+"""The whole demo at tiny scale through run_demo.sh itself: every step's files, the final images and
+the evaluation (protocol, table and its JSON record) of the quick preset, then --long on the same
+root, which keeps what the quick run finished and adds level 512; then the evaluation with a user's
+segmenter and an Inception-like graph."""
 
+import hashlib
+import json
 import os
 import subprocess
 
+import numpy as np
 import pytest
 
+import class_table
 import data_root
+import evaluate
 import file_io
+import folders
+import labels
 from conftest import REPO_ROOT
+from test_feature_distances import write_inception_like_graph
+from test_segmentation import RoadEverywhere, export
 
 TRAIN, TEST = 12, 2
 
@@ -17,7 +27,7 @@ TRAIN, TEST = 12, 2
 def _run_demo(root, *preset):
     """run_demo.sh as a user runs it, on a tiny demo set in `root`, two steps per network."""
     environment = dict(os.environ, SIMS_DEMO_ROOT=str(root), SIMS_DEMO_TRANSFORM_STEPS="2",
-                       SIMS_DEMO_ORDER_STEPS="2", SIMS_DEMO_SYNTHESIS_STEPS="2")
+                       SIMS_DEMO_ORDER_STEPS="2", SIMS_DEMO_SYNTHESIS_STEPS="2", SIMS_DEMO_SEGMENTATION_STEPS="2")
     result = subprocess.run(["bash", str(REPO_ROOT / "run_demo.sh"), *preset, "--train", str(TRAIN), "--test", str(TEST),
                              "--base-height", "32", "--seed", "3"],
                             env=environment, capture_output=True, text=True, timeout=900)
@@ -56,10 +66,12 @@ def test_every_step_wrote_its_files(demo_run):
             ("testdata/synthesis/transform_order_256_canvas", test_names, ".jpg"),
             ("result/synthesis/transform_order_256", test_names, ".png"),
             ("result/synthesis_parametric/transform_order_256", test_names, ".png"),
+            ("result/segmentation/segmentation_256", test_names, ".png"),
             ("result/contact_sheets", test_names, ".jpg")):
         assert _names(root / folder, suffix) == [name + suffix for name in names], folder
     assert (root / "traindata" / "order.mat").exists() and (root / "traindata" / "order_frequency.mat").exists()
-    for model in ("transform", "order", "synthesis/synthesis_256", "synthesis_parametric/synthesis_256"):
+    for model in ("transform", "order", "synthesis/synthesis_256", "synthesis_parametric/synthesis_256",
+                  "segmentation/segmentation_256"):
         assert list((root / "trainedmodels" / model).glob("ckpt-2.index")), model
     # the quick preset stops at level 256
     assert not (root / "trainedmodels" / "synthesis" / "synthesis_512").exists()
@@ -78,14 +90,28 @@ def _check_final_images_and_table(root, result, level):
     overview = file_io.read_image(root / "result" / "overview.jpg")
     factor = -(-128 // shape[0])
     assert overview.shape[1] == 5 * factor * shape[1] + 4 * 4 and overview.shape[0] >= TEST * factor * shape[0]
-    table = [line for line in result.stdout.splitlines()
-             if line.startswith(("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone"))]
-    assert len(table) == 3
-    for line in table:
-        psnr, ssim, lpips, canvas_error = map(float, line.split()[-4:])
-        assert 0 < psnr < 100 and -1 <= ssim <= 1 and 0 <= lpips < 2 and 0 <= canvas_error <= 255
-    assert float(table[-1].split()[-1]) == 0   # the canvas alone keeps its canvas exactly
-    assert "ground truth's |x - canvas|" in result.stdout
+    methods = ("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone")
+    record = json.loads((root / folders.evaluation_record(level_name)).read_text())
+    rows, protocol = record["rows"], record["protocol"]
+    assert list(rows) == [*methods, evaluate.REAL_ROW]
+    for method in methods:
+        figures = rows[method]
+        assert figures["images"] == TEST and 0 < figures["psnr"] < 100 and -1 <= figures["ssim"] <= 1
+        assert 0 <= figures["lpips"] < 2 and 0 <= figures["canvas_error"] <= 255 and figures["vgg16_fd"] > -1e-6
+        assert 0 <= figures["miou"] <= 1 and 0 <= figures["pixel_accuracy"] <= 1 and 0 <= figures["miou_revised"] <= 1
+        assert set(figures["iou"]) == set(class_table.CITYSCAPES.names)
+    assert rows["canvas alone"]["canvas_error"] == 0   # the canvas alone keeps its canvas exactly
+    real = rows[evaluate.REAL_ROW]
+    assert "psnr" not in real and "miou_revised" not in real and {"vgg16_fd", "vgg16_kid", "miou"} <= set(real)
+    assert protocol["test_images"] == TEST and protocol["resolution"] == f"{shape[0]}x{shape[1]}"
+    assert protocol["level"] == level_name and len(protocol["classes"]) == 19 and protocol["inception"] is None
+    assert "own segmenter" in protocol["segmenter"]
+    assert any("fewer than the 512 features" in warning for warning in record["warnings"])
+    printed = result.stdout.splitlines()
+    assert any(line.startswith(f"protocol: level {level_name}, compared at {shape[0]}x{shape[1]}") for line in printed)
+    header = next(line for line in printed if line.startswith("method"))
+    assert all(title in header for title in ("LPIPS", "FD-VGG16", "KID-VGG16", "mIoU", "pixel acc", "mIoU revised"))
+    assert all(any(line.startswith(row) for line in printed) for row in rows)
 
 
 def test_the_final_images_and_the_evaluation(demo_run):
@@ -106,3 +132,29 @@ def test_long_on_the_same_root_keeps_the_quick_runs_work_and_adds_level_512(demo
     assert [path.name for path in flow_results] == \
         sorted(path.name for path in (root / "result" / "transform" / "transform_512").glob("*.mat"))
     _check_final_images_and_table(root, longer, 2)
+
+
+def test_the_evaluation_with_a_users_segmenter_and_an_inception_graph(demo_run, tmp_path, capsys):
+    root, _ = demo_run
+    classes = class_table.load_classes(root)
+    inception_file = tmp_path / "classify_image_graph_def.pb"
+    write_inception_like_graph(inception_file)
+    saved = export(RoadEverywhere(classes.count), tmp_path / "road_everywhere")
+    evaluate.main(["--root", str(root), "--level", "256", "--segmenter", str(saved), "--inception", str(inception_file)])
+    record = json.loads((root / folders.evaluation_record("256")).read_text())
+    # every pixel labelled road: road's IoU is its share of the labelled layout pixels, every other
+    # class present in the layouts scores 0
+    shape = data_root.load_sizes(root).shape(1)
+    layouts = [labels.read_label(path, classes, shape=shape) for path in sorted((root / folders.TEST_LABELS).glob("*.png"))]
+    labelled = np.concatenate([layout[layout < classes.count] for layout in layouts])
+    road_share = np.mean(labelled == 0)
+    for row, figures in record["rows"].items():
+        assert figures["iou"]["road"] == pytest.approx(road_share), row
+        assert figures["miou"] == pytest.approx(road_share / len(np.unique(labelled))), row
+        assert figures["pixel_accuracy"] == pytest.approx(road_share), row
+        assert np.isfinite(figures["inception_fd"]) and np.isfinite(figures["inception_kid"]), row
+    protocol = record["protocol"]
+    assert protocol["segmenter"] == f"SavedModel {saved}"
+    assert protocol["inception"]["sha256"] == hashlib.sha256(inception_file.read_bytes()).hexdigest()
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("method"))
+    assert "FID" in header.split() and "KID" in header.split()
