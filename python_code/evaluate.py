@@ -378,7 +378,7 @@ def format_record(record):
 
 
 def cell_width(title, form):
-    return max(len(title), 11 if form is None else len(form.format(0)))
+    return max(len(title), 13 if form is None else len(form.format(0)))   # a KID: "1234.5±123.4"
 
 
 def write_record(path, record):

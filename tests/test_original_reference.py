@@ -65,8 +65,11 @@ def test_the_port_trains_on_the_originals_loss_and_gradients(network, vgg19_root
             warped = affine_warp(inputs["proposal"], theta)
             loss = transform_loss(inputs["real_image"][..., ::-1], warped[None], inputs["mask"][None])[0]
         expected = np.array(warp["gradient"])
+        # 2e-6 of the largest component on the Intel Xeon that recorded the fixture, 0.4 % on an AMD
+        # EPYC, whose last bits put a few sampled points on the other side of a kink; a wrong sampler
+        # or loss term moves it by far more than 1 %
         np.testing.assert_allclose(tape.gradient(loss, theta).numpy(), expected, rtol=0,
-                                   atol=1e-4 * np.abs(expected).max())
+                                   atol=1e-2 * np.abs(expected).max())
         return
     gradients = import_original_models.bgr_to_rgb(reference.port_model(network), gradients)   # back to the original's layout
     largest = max(recorded["gradient_norms"].values())
