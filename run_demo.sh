@@ -6,7 +6,7 @@
 # The evaluation also trains the project's own segmenter on the demo's training images, for its
 # segmentation score, and scores 100 test scenes (enough for a distribution metric to mean something).
 #   ./run_demo.sh [--long] [make_demo_dataset.py options: --train, --test, --base-height, --seed]
-# Presets (docs/demo.md): quick (default, 11 to 17 minutes on two CPU cores) trains the synthesis network
+# Presets (docs/demo.md): quick (default, 11 to 32 minutes on two CPU cores, docs/demo.md) trains the synthesis network
 # at level 256 and evaluates there; --long (or SIMS_DEMO_PRESET=long) trains longer and adds level
 # 512 and the appearance-flow aligner. SIMS_DEMO_ROOT=DIR puts
 # the data elsewhere; SIMS_DEMO_TRANSFORM_STEPS (both aligners), SIMS_DEMO_ORDER_STEPS, SIMS_DEMO_SYNTHESIS_STEPS (every level),

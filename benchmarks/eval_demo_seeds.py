@@ -47,7 +47,7 @@ import labels  # noqa: E402
 
 LOG = logging.getLogger("sims")
 METHODS = ("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone")
-FIGURES = ("PSNR", "SSIM", "LPIPS", "|x - canvas|", "FD-VGG16", "KID-VGG16", "mIoU", "mIoU revised")
+FIGURES = ("PSNR", "SSIM", "LPIPS", "|x - canvas|", "FD-VGG16", "KID-VGG16 x1e3", "mIoU", "mIoU revised")
 RECORD_KEYS = ("psnr", "ssim", "lpips", "canvas_error", "vgg16_fd", "vgg16_kid", "miou", "miou_revised")
 EVALUATED_LEVEL = {"quick": "256", "long": "512"}
 INNER_MARGIN = 3
@@ -85,7 +85,8 @@ def seed_scores(seed_root, level_name, lpips, rows):
         raise errors.DataError(f"{seed_root}: no {', '.join(missing)} results; run_demo.sh did not finish there")
     segmenter, why = evaluate.choose_segmenter(seed_root, level_name, class_table.load_classes(seed_root))
     record = evaluate.evaluate_level(seed_root, level_name, lpips, segmenter=segmenter, segmenter_missing=why, rows=rows)
-    table = {row: [record["rows"][row].get(key, float("nan")) for key in RECORD_KEYS] for row in METHODS}
+    table = {row: [record["rows"][row].get(key, float("nan")) * (1000 if key == "vgg16_kid" else 1) for key in RECORD_KEYS]
+             for row in METHODS}
     names = sorted(rows["canvas alone"])
     inner = {method: evaluate.canvas_error([rows[method][name] for name in names],
                                            [rows["canvas alone"][name] for name in names], INNER_MARGIN)
@@ -145,7 +146,8 @@ def main(argv=None):
         wins, ratio = goal(table)
         real = record["rows"][evaluate.REAL_ROW]
         print(f"{seed:>4}  real test images: own segmenter mIoU {real.get('miou', float('nan')):.3f}, FD-VGG16 of as many "
-              f"real training images {real.get('vgg16_fd', float('nan')):.1f}, KID-VGG16 {real.get('vgg16_kid', float('nan')):.4f}")
+              f"real training images {real.get('vgg16_fd', float('nan')):.1f}, KID-VGG16 x1e3 "
+              f"{1000 * real.get('vgg16_kid', float('nan')):.1f}")
         print(f"{seed:>4}  ground truth |x - canvas| {real['canvas_error']:.1f}; {INNER_MARGIN}+ px inside the content: SIMS "
               f"{inner[METHODS[0]]:.1f}, parametric {inner[METHODS[1]]:.1f}; SIMS LPIPS lowest: {'yes' if wins else 'no'}; "
               f"|SIMS - canvas| / |parametric - canvas| = {ratio:.2f}; run_demo.sh {seconds[seed] / 60:.1f} min")

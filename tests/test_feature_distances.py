@@ -82,7 +82,9 @@ def write_inception_like_graph(path):
     BatchNormWithGlobalNormalization, an op removed in GraphDef version 9, at the file's version 3."""
     graph = tf.Graph()
     with graph.as_default():
-        image = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="ExpandDims")
+        # as in the real file, ExpandDims is an op inside the graph (after the JPEG decoder), fed directly
+        decoded = tf.compat.v1.placeholder(tf.float32, [None, None, 3], name="DecodeJpeg")
+        image = tf.expand_dims(decoded, 0, name="ExpandDims")
         resized = tf.image.resize(image, [299, 299], method="bilinear")
         convolved = tf.nn.conv2d((resized - 128.0) / 128.0, tf.constant(kernel()), strides=2, padding="VALID",
                                  name="conv")
