@@ -13,6 +13,8 @@ TRAIN_LABELS_512 = "traindata/label_refine_512"
 TRAIN_DISPARITY = "traindata/disparity"
 TEST_LABELS = "testdata/label_refine"          # the query layouts
 TEST_LABELS_512 = "testdata/label_refine_512"
+# the levels that have layouts: (training layouts, test layouts)
+LAYOUTS = {"256": (TRAIN_LABELS, TEST_LABELS), "512": (TRAIN_LABELS_512, TEST_LABELS_512)}
 # folder in traindata/ and testdata/ -> (level, kind); testdata's RGB folders are ground truth
 TRAIN_IMAGE_FOLDERS = {
     "RGB256Full": (1, "rgb"), "RGB512Full": (2, "rgb"), "RGB1024Full": (4, "rgb"),

@@ -71,7 +71,6 @@ LPIPS_SHIFT = np.array([-0.030, -0.088, -0.188], np.float32)
 LPIPS_SCALE = np.array([0.458, 0.448, 0.450], np.float32)
 POOLED_LAYER = "conv5_3"   # FD-VGG16's and KID-VGG16's features: this ReLU output averaged over positions
 REAL_ROW = "real test images"
-LAYOUT_FOLDERS = {"256": folders.TEST_LABELS, "512": folders.TEST_LABELS_512}
 
 
 class Lpips:
@@ -217,7 +216,7 @@ def psnr(mean_squared):
 
 def read_layouts(root, level_name, names, classes, shape):
     """({name: test layout index map}, {name: the canvas step's revised layout}) at a level."""
-    layouts = {name: labels.read_label(root / LAYOUT_FOLDERS[level_name] / f"{name}.png", classes, shape=shape)
+    layouts = {name: labels.read_label(root / folders.LAYOUTS[level_name][1] / f"{name}.png", classes, shape=shape)
                for name in names}
     revised = {name: labels.label_to_index(file_io.load_mat(root / folders.canvases(level_name) / f"{name}.mat",
                                                             ["label"])["label"], classes)[0] for name in names}

@@ -37,15 +37,13 @@ import segmentation_score  # noqa: E402
 from segmentation_network import SegmentationNetwork, batch_losses  # noqa: E402
 
 LOG = logging.getLogger("sims")
-LEVEL_NAMES = ("256", "512")   # the levels with test images and layouts
-# (training layouts, test layouts) of a level
-LAYOUTS = {"256": (folders.TRAIN_LABELS, folders.TEST_LABELS), "512": (folders.TRAIN_LABELS_512, folders.TEST_LABELS_512)}
+LEVEL_NAMES = tuple(folders.LAYOUTS)   # the levels with layouts (and real test images)
 
 
 def sample_reader(args):
     root, level_name = args.root, args.level
     shape = args.sizes.shape(data_root.LEVELS[level_name])
-    image_folder, layout_folder = root / folders.train_images(level_name), root / LAYOUTS[level_name][0]
+    image_folder, layout_folder = root / folders.train_images(level_name), root / folders.LAYOUTS[level_name][0]
     image_ids = data_root.list_image_ids(layout_folder)
     if not image_ids:
         raise errors.DataError(f"{layout_folder}: no training layouts")
@@ -77,7 +75,7 @@ def test(args):
     root, level_name = args.root, args.level
     shape = args.sizes.shape(data_root.LEVELS[level_name])
     image_folder, result_folder = root / folders.test_images(level_name), root / folders.segmented(level_name)
-    layout_folder = root / LAYOUTS[level_name][1]
+    layout_folder = root / folders.LAYOUTS[level_name][1]
     segmenter = segmentation_score.OwnSegmenter(root, level_name, args.classes, result_folder=result_folder,
                                                 result_suffix=".png")
 

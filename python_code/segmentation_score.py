@@ -77,7 +77,10 @@ class OwnSegmenter(Segmenter):
         folder = root / folders.segmentation_model(level_name)
         checkpoint = training.restore_for_test(folder, self.network, classes, **restore_options)
         self.description = f"the project's own segmenter ({folder.name}, {checkpoint.rsplit('/', 1)[-1]})"
-        self.logits = tf.function(self.network)
+        self._network = tf.function(self.network)
+
+    def logits(self, images):
+        return self._network(images)
 
 
 class SavedModelSegmenter(Segmenter):
