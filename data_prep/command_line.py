@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import data_root
+import file_io
 from errors import DataError
 
 LOG = logging.getLogger("sims")
@@ -40,6 +41,13 @@ def run_cli(main):
         main()
     except DataError as error:
         LOG.error("%s", error)
+        sys.exit(1)
+    except OSError as error:   # a full disk or read-only folder met outside the atomic writers
+        where = Path(error.filename).parent if error.filename else Path.cwd()
+        storage = file_io.storage_error(where, error)
+        if storage is None:
+            raise
+        LOG.error("%s", storage)
         sys.exit(1)
     except KeyboardInterrupt:
         LOG.error("interrupted; finished outputs are kept, run again to continue")

@@ -3,7 +3,10 @@ interrupted run leaves only whole files), MATLAB v5 .mat files (through mat_v5.p
 written on a thread behind the step), and image readers that fail with one line naming the file."""
 
 import contextlib
+import errno
+import fcntl
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +18,119 @@ from errors import DataError
 
 
 
+TEMPORARY_MARK = ".tmp-"   # in the name of a file being written: .NAME.tmp-HOST-PID
+HOST = socket.gethostname()
+
+
+def storage_error(folder, error, doing="writing"):
+    """A DataError of one line for an OSError that only the storage can cause (a full disk, a
+    read-only file system, no permission), else None."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DataError(f"{folder}: the disk is full ({error.strerror}) while {doing}; nothing half-written "
+                         "was left, free some space and run the same command again")
+    if error.errno == errno.EROFS:
+        return DataError(f"{folder}: read-only file system; give --root a folder that can be written")
+    if error.errno == errno.EACCES:
+        return DataError(f"{folder}: permission denied while {doing}")
+    return None
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path`; on success rename it over `path`, else delete it."""
+    """Yield a temporary path beside `path`; on success rename it over `path`, else delete it. A
+    full disk or a read-only folder becomes one DataError line naming the folder."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary = path.with_name(f".{path.name}{TEMPORARY_MARK}{HOST}-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:
+        raise (storage_error(path.parent, error, f"writing {path.name}") or error) from None
     finally:
-        if temporary.exists():
+        with contextlib.suppress(OSError):
             temporary.unlink()
+
+
+def remove_stale_temporaries(folder):
+    """Delete the temporary files that killed processes of this machine left in `folder` (those of a
+    PID that no longer runs): only whole files are ever renamed into place, these were never finished.
+    Another machine's (shards on a shared file system) are left to it."""
+    for path in Path(folder).glob(f".*{TEMPORARY_MARK}{HOST}-*"):
+        pid = path.name.rpartition("-")[2]
+        if pid.isdigit() and not _process_runs(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _process_runs(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        pass
+    return True
+
+
+_held_locks = {}   # lock path -> [open file, how many holders in this process]
+
+
+@contextlib.contextmanager
+def folder_lock(folder, name="run", what="a run"):
+    """Hold folder/.lock-NAME for as long as the block runs, so that two runs never write the same
+    files: the second one stops at once with one line naming the folder and the first run's pid.
+    Re-entrant within a process; the lock is an flock, so a killed run leaves no stale lock."""
+    folder = Path(folder)
+    path = folder / f".lock-{name}"
+    held = _held_locks.get(path)
+    if held:
+        held[1] += 1
+        try:
+            yield
+        finally:
+            held[1] -= 1
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = _acquire(path)
+    except OSError as error:
+        raise (storage_error(folder, error, "taking its lock") or error) from None
+    if handle is None:
+        holder = ""
+        with contextlib.suppress(OSError):
+            holder = path.read_text().strip()
+        raise DataError(f"{folder}: {what} is already working here ({holder or 'another process'}); wait for it "
+                        "to end, or give this one another --root or --shard")
+    _held_locks[path] = [handle, 1]
+    try:
+        yield
+    finally:
+        del _held_locks[path]
+        with contextlib.suppress(OSError):
+            path.unlink()
+        handle.close()
+
+
+def _acquire(path):
+    """The open, flock'ed lock file, or None when another process holds it. A lock file removed by
+    its holder between our open and our flock is opened again (its inode is no longer the path's)."""
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        try:
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                handle.truncate(0)
+                handle.write(f"pid {os.getpid()}")
+                handle.flush()
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
 
 
 def write_bytes_atomic(path, data):

@@ -25,6 +25,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+import checkpoints
 import command_line
 import errors
 import network_blocks
@@ -170,11 +171,15 @@ def is_chief(strategy):
         resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs)
 
 
+def is_multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def save_checkpoint(manager, checkpoint, step, strategy):
     """Save on every worker, as tf.distribute asks: the chief into the model folder, the others into
     a temporary folder that is removed at once."""
     if is_chief(strategy):
-        manager.save(checkpoint_number=step)
+        checkpoints.save(manager, step)
         return
     temporary = tempfile.mkdtemp(prefix="sims-worker-checkpoint-")
     try:

@@ -21,6 +21,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+import checkpoints
 import command_line
 import data_root
 import distribution
@@ -107,14 +108,14 @@ def initialise_from_lower_level(root, config, network, classes):
     if lower is None:
         return False
     lower_config = dataclasses.replace(config, level=lower)
-    latest = tf.train.latest_checkpoint(str(root / lower_config.model_folder))
-    if latest is None:
+    if checkpoints.newest(root / lower_config.model_folder) is None:
         LOG.info("synthesis %s: no checkpoint of level %s either; starting from random weights",
                  config.name, lower_config.name)
         return False
     training.check_classes(root / lower_config.model_folder, classes)
     lower_network = SynthesisNetwork(lower, classes.count)
-    tf.train.Checkpoint(network=lower_network).restore(latest).expect_partial()
+    latest = checkpoints.restore_newest_intact(tf.train.Checkpoint(network=lower_network), root / lower_config.model_folder,
+                                               assert_complete=False)
     values = {v.name: v for v in lower_network.variables}
     copied = [v for v in network.variables if v.name in values and v.shape == values[v.name].shape]
     for variable in copied:
@@ -176,7 +177,7 @@ def train(config, args, steps):
     with args.strategy.scope():
         vgg = load_vgg(root)
         network = SynthesisNetwork(config.level, args.classes.count)
-        if tf.train.latest_checkpoint(str(root / config.model_folder)) is None:
+        if checkpoints.newest(root / config.model_folder) is None:
             initialise_from_lower_level(root, config, network, args.classes)
         optimizer = distribution.adam(config.learning_rate(1))
     vgg_scale = VGG16_TERM_SCALE if vgg.kind == "vgg16" else 1.0

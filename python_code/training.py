@@ -9,6 +9,7 @@ to main(); its train function describes one run (TrainingJob) and hands it to tr
 import script_setup  # noqa: F401  (first: data_prep on the path, TensorFlow loaded quietly)
 
 import argparse
+import contextlib
 import dataclasses
 import fractions
 import hashlib
@@ -24,6 +25,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 from tqdm import tqdm
 
+import checkpoints
 import class_table
 import command_line
 import data_root
@@ -93,6 +95,10 @@ def parse_arguments(script, training_phase, argv):
                                  "steps, for short runs; by default an epoch is one pass over the training images")
     parser.add_argument("--save-every", type=int, default=script.save_every,
                         help=f"steps between checkpoints (default {script.save_every})")
+    parser.add_argument("--keep-checkpoints", type=command_line.positive_int, default=KEEP_CHECKPOINTS,
+                        help=f"newest checkpoints kept in the model folder (default {KEEP_CHECKPOINTS}); each holds "
+                             "Adam's moments too, so the synthesis network's take 0.7 GB at the original's size "
+                             "(python_code/export_model.py keeps the weights only)")
     distribution.add_arguments(parser)
     if script.add_arguments:
         script.add_arguments(parser)
@@ -185,6 +191,7 @@ def epoch_image(image_ids, seed, sample):
 
 
 IMAGE_EVERY = 50   # steps between the sample images a network logs to TensorBoard
+KEEP_CHECKPOINTS = 3   # newest checkpoints a model folder keeps, by default
 
 
 def make_train_step(strategy, network, optimizer, batch_losses, jit=False, samples_can_be_empty=True):
@@ -258,9 +265,23 @@ def train(args, job, steps):
     check_training_options). Scalars (and a network's "sample" output every IMAGE_EVERY steps) go
     to TensorBoard logs in folder/logs. On a multi-worker run only the chief writes into the folder.
     """
+    chief = distribution.is_chief(args.strategy)
+    # the chief alone writes the model folder; two runs training it at once would tear its checkpoints
+    with file_io.folder_lock(job.folder, "training", f"a training of {job.name}") if chief else contextlib.nullcontext():
+        try:
+            return _train(args, job, steps, chief)
+        except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError) as error:
+            if not distribution.is_multi_worker(args.strategy):
+                raise
+            # TensorFlow's coordination service notices a worker that stopped sending heartbeats
+            raise errors.DataError(f"{job.folder}: a worker of the job was lost ({checkpoints.first_line(error)}); "
+                                   "start every worker again: training continues from the last checkpoint") from None
+
+
+def _train(args, job, steps, chief):
     network, optimizer, read_sample, description = job.network, job.optimizer, job.read_sample, job.name
     strategy, folder, batch_size = args.strategy, Path(job.folder), args.batch_size
-    chief = distribution.is_chief(strategy)
+    checkpoints.refuse_exported(folder)
     check_classes(folder, args.classes, training_starts=chief)
     check_training_options(folder, {"batch_size": batch_size, **job.options}, training_starts=chief)
     train_step = make_train_step(strategy, network, optimizer, job.batch_losses, args.jit, job.samples_can_be_empty)
@@ -268,11 +289,10 @@ def train(args, job, steps):
         step = tf.Variable(0, dtype=tf.int64, name="step")
     checkpoint = tf.train.Checkpoint(network=network, optimizer=distribution.checkpointed_optimizer(optimizer),
                                      step=step)
-    manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=3) if chief else None
-    latest = tf.train.latest_checkpoint(str(folder))
+    latest = checkpoints.restore_newest_intact(checkpoint, folder, set_aside=chief)
     if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
         LOG.info("%s: resuming from %s (step %d)", description, latest, int(step.numpy()))
+    manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=args.keep_checkpoints) if chief else None
     first = int(step.numpy())
     if first >= steps:
         return first
@@ -315,7 +335,7 @@ def check_training_options(folder, options, training_starts=False):
     folder; a run that resumes from a checkpoint there with other values stops with one clear line.
     Until the first checkpoint the record binds nothing (a run that failed early leaves one)."""
     record = Path(folder) / TRAINING_OPTIONS_RECORD
-    if tf.train.latest_checkpoint(str(folder)) is None:
+    if checkpoints.newest(folder) is None:
         if training_starts:
             file_io.write_bytes_atomic(record, json.dumps(options, indent=1).encode())
         return
@@ -365,7 +385,7 @@ def check_classes(folder, classes, training_starts=False):
     class names when training starts there and refuses another table afterwards (one clear line)."""
     record = Path(folder) / CLASSES_RECORD
     names = list(classes.names)
-    has_checkpoint = tf.train.latest_checkpoint(str(folder)) is not None
+    has_checkpoint = checkpoints.newest(folder) is not None
     if record.exists() or has_checkpoint:
         try:
             # checkpoints from before class tables were Cityscapes'
@@ -388,11 +408,11 @@ def restore_for_test(folder, network, classes, result_folder=None, result_suffix
     written), are removed there, so that the phase writes them again instead of skipping them as
     finished (per_image_runner.keep_outputs_made_from)."""
     check_classes(folder, classes)
-    latest = tf.train.latest_checkpoint(str(folder))
+    latest = checkpoints.newest(folder)
     if latest is None:
         raise errors.DataError(f"{folder}: no checkpoint found; train the network first "
                                "(training_phase = True at the top of the script, or --train)")
-    tf.train.Checkpoint(network=network).restore(latest).expect_partial()
+    checkpoints.restore_for_test(tf.train.Checkpoint(network=network), latest)
     LOG.info("restored %s", latest)
     if result_folder is not None:
         # the .index file lists every variable with the checksum of its saved value

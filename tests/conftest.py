@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import subprocess
@@ -74,3 +75,30 @@ def root_after_steps(source, folder, *steps):
     for step in steps:
         step.main(["--root", str(root)])
     return root
+
+
+@contextlib.contextmanager
+def small_disk(folder, size):
+    """A tmpfs of `size` bytes mounted on `folder` (a full disk, for real); yields grow(new_size),
+    which frees space as an administrator would. Skips where this machine cannot mount one."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size)}", "tmpfs", str(folder)],
+                                 capture_output=True, text=True, timeout=30)
+    except OSError as error:
+        mounted = subprocess.CompletedProcess([], 1, "", str(error))
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here ({mounted.stderr.strip()})")
+
+    def grow(new_size):
+        subprocess.run(["mount", "-o", f"remount,size={int(new_size)}", str(folder)], check=True, timeout=30)
+
+    try:
+        yield grow
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], timeout=30)
+
+
+def folder_size(folder):
+    return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())

@@ -17,7 +17,7 @@ import evaluate
 import file_io
 import folders
 import labels
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, error_lines, run_script, small_disk
 from test_feature_distances import write_inception_like_graph
 from test_segmentation import RoadEverywhere, export
 
@@ -118,6 +118,22 @@ def test_the_final_images_and_the_evaluation(demo_run):
     root, result = demo_run
     assert "preset quick" in result.stderr and "evaluate.py --level 256" in result.stderr
     _check_final_images_and_table(root, result, 1)
+
+
+def test_a_full_disk_during_the_evaluation_leaves_whole_files_and_a_rerun_finishes(demo_run):
+    root, _ = demo_run
+    sheets = root / folders.CONTACT_SHEETS
+    written = {path.name: path.read_bytes() for path in sheets.iterdir()}
+    with small_disk(sheets, sum(map(len, written.values())) // 2) as grow:   # hides the written sheets
+        result = run_script("python_code/evaluate.py", "--root", root, "--level", "256")
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+        (line,) = error_lines(result.stderr)
+        assert str(sheets) in line and "disk is full" in line
+        assert {path.name for path in sheets.iterdir()} < set(written)
+        assert all(path.read_bytes() == written[path.name] for path in sheets.iterdir())
+        grow(4 * sum(map(len, written.values())))
+        assert run_script("python_code/evaluate.py", "--root", root, "--level", "256").returncode == 0
+        assert {path.name: path.read_bytes() for path in sheets.iterdir()} == written
 
 
 def test_long_on_the_same_root_keeps_the_quick_runs_work_and_adds_level_512(demo_run):
