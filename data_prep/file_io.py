@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -35,12 +36,18 @@ def storage_error(folder, error, doing="writing"):
     return None
 
 
+def temporary_path(path):
+    """Where this process writes `path` before renaming it into place: .NAME.tmp-HOST-PID."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{TEMPORARY_MARK}{HOST}-{os.getpid()}")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; on success rename it over `path`, else delete it. A
     full disk or a read-only folder becomes one DataError line naming the folder."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}{TEMPORARY_MARK}{HOST}-{os.getpid()}")
+    temporary = temporary_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield temporary
@@ -53,14 +60,17 @@ def atomic_path(path):
 
 
 def remove_stale_temporaries(folder):
-    """Delete the temporary files that killed processes of this machine left in `folder` (those of a
+    """Delete the temporary files (and folders) that killed processes of this machine left in `folder` (those of a
     PID that no longer runs): only whole files are ever renamed into place, these were never finished.
     Another machine's (shards on a shared file system) are left to it."""
     for path in Path(folder).glob(f".*{TEMPORARY_MARK}{HOST}-*"):
         pid = path.name.rpartition("-")[2]
         if pid.isdigit() and not _process_runs(int(pid)):
-            with contextlib.suppress(OSError):
-                path.unlink()
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _process_runs(pid):
@@ -70,6 +80,8 @@ def _process_runs(pid):
         return False
     except PermissionError:   # another user's process
         pass
+    with contextlib.suppress(OSError, IndexError):   # a killed process not yet reaped is a zombie
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     return True
 
 
@@ -110,6 +122,14 @@ def folder_lock(folder, name="run", what="a run"):
         with contextlib.suppress(OSError):
             path.unlink()
         handle.close()
+
+
+def release_inherited_locks():
+    """In a forked worker process: close the lock files inherited from the parent, so that a worker
+    outliving a killed parent does not keep its folders locked."""
+    for handle, _ in _held_locks.values():
+        handle.close()
+    _held_locks.clear()
 
 
 def _acquire(path):

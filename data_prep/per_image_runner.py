@@ -10,6 +10,8 @@ import functools
 import json
 import logging
 import multiprocessing
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -100,7 +102,8 @@ def _run_pending(process_image, selected, outputs_of, workers, description):
                 progress.update()
         else:
             context = multiprocessing.get_context("spawn" if sys.platform != "linux" else "fork")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                                        initargs=(os.getpid(),)) as pool:
                 futures = [pool.submit(process_image, image_id) for image_id in pending]
                 try:
                     for future in concurrent.futures.as_completed(futures):
@@ -114,6 +117,16 @@ def _run_pending(process_image, selected, outputs_of, workers, description):
         progress.close()
     return len(pending), skipped
 
+
+
+def _start_worker(parent):
+    """A worker process dies with the step that started it (kill -9 included) and holds none of its locks."""
+    file_io.release_inherited_locks()
+    if sys.platform == "linux":
+        import ctypes   # prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills us when the parent dies
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        if os.getppid() != parent:   # it died before the call
+            os._exit(1)
 
 
 def add_runner_arguments(parser):

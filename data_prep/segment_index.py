@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from tqdm import tqdm
 import class_table
 import data_root
 import errors
+import file_io
 import folders
 import segments
 
@@ -87,8 +87,12 @@ def build_index(root, sizes, image_ids, fingerprint):
     root = Path(root)
     folder = root / INDEX_FOLDER
     folder.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name, so shards on several machines sharing the root never write into one folder.
-    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    # A name of this machine and process, so shards on several machines sharing the root never write
+    # into one folder, and the folders of killed builds are recognised and removed.
+    file_io.remove_stale_temporaries(folder.parent)
+    building = file_io.temporary_path(folder)
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir()
     height, width = sizes.shape(1)
     packed_width = (width + 7) // 8
     bank = root / SEGMENT_FOLDER

@@ -49,9 +49,14 @@ def copy_root(source, folder, name):
 
 
 def files_of(folder):
-    """{relative path: bytes} of every file under folder."""
+    """{relative path: bytes} of every file under folder; the segment index's manifest without its
+    fingerprint of the memory bank, which holds the files' modification times."""
     folder = Path(folder)
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+    files = {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+    for name, data in files.items():
+        if name.endswith("segment_index/manifest.json"):
+            files[name] = json.dumps({**json.loads(data), "fingerprint": None}).encode()
+    return files
 
 
 def assert_same_files(folder, reference, ignore=()):
@@ -214,3 +219,167 @@ def test_a_full_disk_during_a_test_phase(trained_to_6, tmp_path):
         result = run_script("python_code/transformation.py", "--test", "--root", root)
         assert result.returncode == 0, result.stderr[-3000:]
         assert_same_files(root / results, reference / results)
+
+
+# --- kill -9 of every data-preparation step -------------------------------------------------------
+
+PREPARATION = [   # the demo's data preparation in run_demo.sh's order, on a tiny root
+    ("data_prep/make_demo_dataset.py", "--train", "12", "--test", "3", "--base-height", "32", "--seed", "7"),
+    ("data_prep/train_connect_component_mask.py",),
+    ("data_prep/test_connect_component_mask.py",),
+    ("data_prep/search_segments.py",),
+    ("data_prep/train_generate_order.py",),
+    ("data_prep/test_generate_transform.py",),
+    ("data_prep/train_generate_transform.py",),
+    ("data_prep/test_generate_order.py",),
+    ("data_prep/test_generate_transform.py", "--level", "256"),
+    ("data_prep/train_generate_synthesis.py", "--level", "256"),
+    ("data_prep/test_generate_canvas.py", "--level", "256"),
+]
+KILLS = 3
+
+
+def _command(step, root):
+    return [sys.executable, str(REPO_ROOT / step[0]), "--root", str(root), "--workers", "2", *step[1:]]
+
+
+def test_kill_9_of_every_preparation_step_then_the_same_command_gives_the_uninterrupted_files(tmp_path):
+    rng = random.Random()
+    seed = rng.randrange(10**6)
+    rng.seed(seed)   # printed on failure, to provoke the same moments again
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    for step in PREPARATION:
+        started = time.monotonic()
+        subprocess.run(_command(step, reference), check=True, capture_output=True, timeout=600)
+        duration = time.monotonic() - started
+        landed = 0
+        for _ in range(KILLS):
+            process = subprocess.Popen(_command(step, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+            try:   # the first kill within the reference's time; later ones while a re-run catches up
+                process.wait(timeout=rng.uniform(0.2, 0.7) * duration)
+                break   # this run finished first: the step is done
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)   # the step and its workers, as a scheduler kills a job
+                process.wait()
+                landed += 1
+        assert landed, f"{step[0]} finished before any kill (seed {seed}, {duration:.1f} s)"
+        finished = subprocess.run(_command(step, killed), capture_output=True, text=True, timeout=600)
+        assert finished.returncode == 0, f"{step[0]} (seed {seed}): {finished.stderr[-2000:]}"
+        try:
+            assert_same_files(killed, reference)
+        except AssertionError as error:
+            raise AssertionError(f"after {landed} kills of {step[0]} (seed {seed}): {error}") from None
+
+
+# --- two runs on one root -------------------------------------------------------------------------
+
+def _start_and_freeze(command, lock):
+    """Start a run, wait until it holds `lock` (a lock file path), then freeze it there (SIGSTOP), as
+    if it were slow: a second run started now meets it for certain."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not Path(lock).exists():
+        assert process.poll() is None, f"the first run ended before taking {lock}: {process.stderr.read()[-2000:]}"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGSTOP)
+    return process
+
+
+def _resume_and_finish(process):
+    process.send_signal(signal.SIGCONT)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+
+
+def test_a_second_run_of_a_step_on_the_same_shard_stops_in_one_line_and_other_shards_run_beside(network_root,
+                                                                                                   tmp_path):
+    command = ["data_prep/train_generate_transform.py", "--root"]
+    output = Path("traindata") / "transform" / "transform_512"
+    root = copy_root(network_root, tmp_path, "root")
+    shutil.rmtree(root / output)
+    first = _start_and_freeze([sys.executable, str(REPO_ROOT / command[0]), "--root", str(root)],
+                              root / output / "01" / ".lock-shard-1-of-1")
+    try:
+        line = one_error_line(run_script(*command, root))
+    finally:
+        _resume_and_finish(first)
+    assert str(root / output) in line and "already working here" in line and f"pid {first.pid}" in line
+    assert_same_files(root / output, network_root / output)
+
+    shards = copy_root(network_root, tmp_path, "shards")
+    shutil.rmtree(shards / output)
+    runs = [subprocess.Popen([sys.executable, str(REPO_ROOT / command[0]), "--root", str(shards), "--shard", f"{k}/2"],
+                             stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+    for run in runs:
+        assert run.wait(timeout=600) == 0, run.stderr.read()[-2000:]
+    assert_same_files(shards / output, network_root / output)
+
+
+def test_a_second_training_of_one_model_folder_stops_in_one_line(trained_to_6, network_root, tmp_path):
+    root = copy_root(network_root, tmp_path, "root")
+    command = ["python_code/transformation.py", "--train", "--root", root, "--max-steps", 8, "--save-every", 2]
+    first = _start_and_freeze([sys.executable, str(REPO_ROOT / command[0]), *map(str, command[1:])],
+                              root / TRANSFORM_MODEL / ".lock-training")
+    try:
+        line = one_error_line(run_script(*command))
+    finally:
+        _resume_and_finish(first)
+    assert str(root / TRANSFORM_MODEL) in line and "already working here" in line
+    trained, straight = checkpoint_tensors(root / TRANSFORM_MODEL), checkpoint_tensors(trained_to_6[1] / TRANSFORM_MODEL)
+    for name, value in straight.items():
+        np.testing.assert_array_equal(trained[name], value, err_msg=name)
+
+
+# --- a worker killed during multi-worker training ------------------------------------------------
+
+def _start_workers(root, options, tmp_path):
+    from test_distributed_training import _free_ports
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = []
+    for index in range(2):
+        environment = {**os.environ, "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen([sys.executable, str(REPO_ROOT / "python_code" / "transformation.py"),
+                                         "--root", str(root), *options], env=environment, text=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    return workers
+
+
+WORKER_LOSS_LIMIT = 120   # seconds the surviving worker may take to stop (TensorFlow's heartbeats: about 15)
+
+
+def test_a_killed_worker_stops_the_other_in_one_line_and_the_restarted_job_ends_as_an_uninterrupted_one(
+        network_root, tmp_path):
+    options = ["--train", "--max-steps", "6", "--save-every", "2", "--batch-size", "2", "--learning-rate", "1e-4"]
+    root = copy_root(network_root, tmp_path, "cluster")
+    folder = root / TRANSFORM_MODEL
+    workers = _start_workers(root, options, tmp_path)
+    deadline = time.monotonic() + 600
+    while not (folder / "ckpt-2.index").exists():
+        assert all(worker.poll() is None for worker in workers), workers[0].stderr.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    workers[1].kill()
+    killed = time.monotonic()
+    _, stderr = workers[0].communicate(timeout=WORKER_LOSS_LIMIT)
+    stopped_after = time.monotonic() - killed
+    assert workers[0].returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
+    (line,) = error_lines(stderr)
+    assert str(folder) in line and "a worker of the job was lost" in line and stopped_after < WORKER_LOSS_LIMIT
+    workers[1].wait()
+
+    restarted = _start_workers(root, options, tmp_path)
+    for worker in restarted:
+        _, stderr = worker.communicate(timeout=600)
+        assert worker.returncode == 0, stderr[-3000:]
+    assert "resuming from" in stderr
+    uninterrupted = copy_root(network_root, tmp_path, "uninterrupted")
+    for worker in _start_workers(uninterrupted, options, tmp_path):
+        _, stderr = worker.communicate(timeout=600)
+        assert worker.returncode == 0, stderr[-3000:]
+    resumed, straight = checkpoint_tensors(folder), checkpoint_tensors(uninterrupted / TRANSFORM_MODEL)
+    assert resumed.keys() == straight.keys() and checkpoints.checkpoint_number(checkpoints.newest(folder)) == 6
+    for name, value in straight.items():
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
