@@ -93,9 +93,9 @@ def list_image_ids(folder, suffix=".png"):
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
-    ids = []
-    for path in folder.iterdir():
-        if path.name.endswith(suffix) and path.name[: -len(suffix)].isdigit():
-            ids.append(int(path.name[: -len(suffix)]))
-    return sorted(ids)
+    try:
+        names = [path.name for path in folder.iterdir()]
+    except OSError as error:
+        raise DataError(f"{folder}: cannot list the folder ({error.strerror})") from None
+    return sorted(int(name[: -len(suffix)]) for name in names if name.endswith(suffix) and name[: -len(suffix)].isdigit())
 

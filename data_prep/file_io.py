@@ -246,6 +246,8 @@ def load_mat(path, names):
         raise DataError(f"{path}: file not found")
     try:
         content = scipy.io.loadmat(path, variable_names=list(names))
+    except NotImplementedError:   # what scipy says of an HDF5-based file
+        raise DataError(f"{path}: a MATLAB v7.3 (HDF5) file, which is not read here; save it with save(..., '-v7')") from None
     except Exception as error:  # scipy raises many types for damaged files
         raise DataError(f"{path}: cannot read .mat file ({type(error).__name__}: {error})") from None
     missing = [name for name in names if name not in content]
@@ -262,9 +264,25 @@ def _open_image(path, mode=None):
     try:
         with Image.open(path) as image:
             image.load()
+            if mode:
+                _check_eight_bit_and_opaque(path, image)
             return np.asarray(image.convert(mode) if mode else image)
+    except DataError:
+        raise
     except Exception as error:
         raise DataError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
+
+
+def _check_eight_bit_and_opaque(path, image):
+    """Converting would silently scale 16-bit values or drop transparency, which changes labels."""
+    if image.mode.startswith("I") or image.mode == "F":
+        raise DataError(f"{path}: a {image.mode} ({'16' if ';16' in image.mode else '32'}-bit) image, expected 8 bits "
+                        "per channel")
+    if "A" in image.mode or "transparency" in image.info:
+        alpha = np.asarray(image.convert("RGBA"))[..., 3]
+        if (alpha < 255).any():
+            raise DataError(f"{path}: {int((alpha < 255).sum())} transparent pixels (an alpha channel); save it "
+                            "without transparency")
 
 
 def read_image(path, channels=3, shape=None):

@@ -21,6 +21,7 @@ from tqdm import tqdm
 import class_table
 import command_line
 import data_root
+import errors
 import file_io
 
 LOG = logging.getLogger("sims")
@@ -155,6 +156,8 @@ def run_step(args, description, image_folder, process_image, outputs_of, **optio
     root = args.root.resolve()
     sizes, classes = data_root.load_sizes(root), class_table.load_classes(root)
     image_ids = data_root.list_image_ids(root / image_folder)
+    if not image_ids:
+        raise errors.DataError(f"{root / image_folder}: no images (files named by an 8-digit id, 00000001.png, ...)")
     process = functools.partial(process_image, root=root, sizes=sizes, classes=classes, **options)
     done, skipped = run_per_image(process, image_ids, lambda image_id: outputs_of(root, image_id),
                                   workers=args.workers, shard=args.shard, description=description)

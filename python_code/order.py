@@ -35,6 +35,7 @@ from order_network import DROPOUT_RATE, HIDDEN_UNITS, OrderNetwork, batch_losses
 
 # the folders it reads and writes (folders.py)
 TRAIN_PAIRS, TRAIN_LABELS = folders.ORDER_TRAINING, folders.TRAIN_LABELS
+TRAIN_DISPARITY = folders.TRAIN_DISPARITY
 TEST_PAIRS, TEST_LABELS = folders.ORDER_INPUTS, folders.TEST_LABELS
 MODEL_FOLDER, RESULT_FOLDER = folders.ORDER_MODEL, folders.ORDER_PREDICTIONS
 
@@ -69,9 +70,14 @@ def sample_reader(args):
     hidden units; weight 0 when the image has no pair."""
     root, seed = args.root, args.seed
     shape = args.sizes.shape(LEVEL)
-    image_ids = data_root.list_image_ids(root / TRAIN_PAIRS, suffix=".mat")
+    pairs = root / TRAIN_PAIRS
+    image_ids = data_root.list_image_ids(pairs, suffix=".mat") if pairs.is_dir() else []
     if not image_ids:
-        raise errors.DataError(f"{root / TRAIN_PAIRS}: no training pairs; run data_prep/train_generate_order.py")
+        if not any((root / TRAIN_DISPARITY).glob("*.png")):
+            raise errors.DataError(f"{pairs}: no ordering pairs, because {root / TRAIN_DISPARITY} holds no disparity "
+                                   "maps (the dataset was imported without them), so the ordering network cannot be "
+                                   "trained; the canvases then order overlapping segments by the class table's order")
+        raise errors.DataError(f"{pairs}: no training pairs; run data_prep/train_generate_order.py")
 
     def read_sample(index):
         rng = training.step_rng(seed, index)

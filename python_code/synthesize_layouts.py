@@ -55,6 +55,9 @@ def place_layouts(layouts, work, sizes, classes):
         if unknown:
             LOG.error("%s: %d pixels have colours outside the class table; layout skipped", path, unknown)
             continue
+        if (index == class_table.VOID_INDEX).all():
+            LOG.error("%s: every pixel is void (black), there is nothing to synthesize; layout skipped", path)
+            continue
         image_id = data_root.FIRST_TEST_ID + len(names)
         layout = matlab_image_ops.resize_nearest(index, sizes.shape(1))
         for folder, level in ((folders.TEST_LABELS, 1), (folders.TEST_LABELS_512, 2)):  # as the test set has them
@@ -62,7 +65,7 @@ def place_layouts(layouts, work, sizes, classes):
                                labels.index_to_label(matlab_image_ops.resize_nearest(layout, sizes.shape(level)), classes))
         names[image_id] = path.stem
     if not names:
-        raise errors.DataError(f"{layouts}: no layout uses only the class table's colours")
+        raise errors.DataError(f"{layouts}: no layout uses only the class table's colours with at least one class")
     return names
 
 

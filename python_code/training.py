@@ -124,7 +124,9 @@ def run_phase(args, script, train, test):
     of the script's training folder) when the phase is training, else test(args)."""
     if args.training_phase:
         training_folder = args.root / script.training_folder
-        images = len(data_root.list_image_ids(training_folder, suffix=script.training_suffix))
+        # a missing folder is the script's to explain (its sample reader says what makes it)
+        images = len(data_root.list_image_ids(training_folder, suffix=script.training_suffix)) \
+            if training_folder.is_dir() else 0
         if 0 < images < args.batch_size:
             raise errors.DataError(f"{training_folder}: --batch-size {args.batch_size} is larger than its "
                                    f"{images} training images")

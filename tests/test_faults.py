@@ -3,13 +3,11 @@ folder), torn and corrupt checkpoints, kill -9 of every data-preparation step, a
 during multi-worker training, two runs on one root, and the disk a model folder takes
 (--keep-checkpoints, export_model.py). docs/faults.md lists them with what the program does."""
 
-import contextlib
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,10 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
+import tensorflow as tf  # noqa: F401  (loaded first, as the scripts load it)
+from PIL import Image
 
 import checkpoints
 import data_root
+import folders
+import errors
 import export_model
 import file_io
 import order
@@ -383,3 +384,120 @@ def test_a_killed_worker_stops_the_other_in_one_line_and_the_restarted_job_ends_
     assert resumed.keys() == straight.keys() and checkpoints.checkpoint_number(checkpoints.newest(folder)) == 6
     for name, value in straight.items():
         np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+
+
+# --- bad input: one line naming the file and what is wrong, exit 1, nothing written damaged -------
+
+def _memory_bank_step(root):
+    return run_script("data_prep/train_connect_component_mask.py", "--root", root)
+
+
+def _alpha_label(root):
+    path = root / "traindata" / "label_refine" / "00000002.png"
+    image = np.asarray(Image.open(path).convert("RGBA")).copy()
+    image[0, :5, 3] = 0
+    Image.fromarray(image).save(path)
+    return path, "5 transparent pixels"
+
+
+def _sixteen_bit_label(root):
+    path = root / "traindata" / "label_refine" / "00000002.png"
+    grey = np.asarray(Image.open(path).convert("L")).astype(np.uint16) * 257
+    Image.fromarray(grey).save(path)
+    return path, "16-bit"
+
+
+def _image_of_another_size(root):
+    path = root / "traindata" / "RGB256Full" / "00000004.png"
+    Image.open(path).resize((40, 20)).save(path)
+    return path, "size is 20x40, expected 32x64"
+
+
+def _image_missing_for_a_label(root):
+    path = root / "traindata" / "RGB256Full" / "00000005.png"
+    path.unlink()
+    return path, "file not found"
+
+
+def _empty_label_folder(root):
+    folder = root / "traindata" / "label_refine"
+    shutil.rmtree(folder)
+    folder.mkdir()
+    return folder, "no images"
+
+
+def _base_height_not_a_multiple_of_32(root):
+    path = root / "dataset.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "base_height": 40}))
+    return path, "40"
+
+
+@pytest.mark.parametrize("spoil", [_alpha_label, _sixteen_bit_label, _image_of_another_size, _image_missing_for_a_label,
+                                   _empty_label_folder, _base_height_not_a_multiple_of_32])
+def test_bad_input_to_a_step_is_one_line_and_leaves_the_finished_files(searched_small_root, tmp_path, spoil):
+    root = copy_root(searched_small_root, tmp_path, "root")
+    bank = root / "traindata" / "original_segment"
+    finished = files_of(bank)
+    shutil.rmtree(bank / "01")   # some of the step's work to do again
+    where, what = spoil(root)
+    line = one_error_line(_memory_bank_step(root))
+    assert str(where) in line and what in line, line
+    assert all(finished[name] == data for name, data in files_of(bank).items())
+
+
+def test_a_matlab_v7_3_file_is_one_line(searched_small_root, tmp_path):
+    root = copy_root(searched_small_root, tmp_path, "root")
+    path = sorted((root / "testdata" / "original_mask").rglob("00100001.mat"))[0]
+    shutil.rmtree(root / folders.retrieved_segments())   # the retrieval to do again
+    # the header MATLAB writes with save -v7.3 (an HDF5 file follows the 512-byte user block)
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Dec  3 10:00:00 2026 HDF5 schema 1.00 ."
+    path.write_bytes(header.ljust(116, b" ") + b"\0" * 8 + b"\x00\x02IM" + b"\0" * 384 + b"\x89HDF\r\n\x1a\n")
+    line = one_error_line(run_script("data_prep/search_segments.py", "--root", root))
+    assert str(path) in line and "v7.3" in line and "-v7" in line
+
+
+def test_a_read_only_root_is_one_line(searched_small_root, tmp_path):
+    root = copy_root(searched_small_root, tmp_path, "root")
+    shutil.rmtree(root / "traindata" / "original_segment" / "01")
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(root), str(root)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only folder here ({mounted.stderr.strip()})")
+    try:
+        line = one_error_line(_memory_bank_step(root))
+    finally:
+        subprocess.run(["umount", "--lazy", str(root)])
+    assert str(root / "traindata" / "original_segment") in line and "read-only file system" in line
+
+
+def test_ordering_without_disparity_maps_says_why_and_what_follows(network_root, tmp_path):
+    root = copy_root(network_root, tmp_path, "root")
+    for name in ("order", "disparity"):
+        shutil.rmtree(root / "traindata" / name)
+    assert run_script("data_prep/train_generate_order.py", "--root", root).returncode == 0
+    line = one_error_line(run_script("python_code/order.py", "--train", "--root", root, "--max-steps", 2))
+    assert "no ordering pairs" in line and "no disparity maps" in line and "class table's order" in line
+
+
+def test_a_checkpoint_of_another_network_is_one_line(trained_to_6, tmp_path):
+    root = copy_root(trained_to_6[0], tmp_path, "root")
+    order.main(["--train", "--root", str(root), "--max-steps", "1"])
+    shutil.rmtree(root / TRANSFORM_MODEL)
+    shutil.copytree(root / "trainedmodels" / "order", root / TRANSFORM_MODEL)
+    line = one_error_line(run_script("python_code/transformation.py", "--test", "--root", root))
+    assert str(root / TRANSFORM_MODEL / "ckpt-1") in line and "does not fit this network" in line
+
+
+def test_a_layout_whose_every_pixel_is_void_is_named_and_skipped(tmp_path, caplog):
+    import class_table
+    import synthesize_layouts
+    sizes = data_root.Sizes(32)
+    layouts = tmp_path / "layouts"
+    file_io.write_image(layouts / "empty.png", np.zeros((32, 64, 3), np.uint8))
+    with pytest.raises(errors.DataError, match="no layout uses only"):
+        synthesize_layouts.place_layouts(layouts, tmp_path / "work", sizes, class_table.CITYSCAPES)
+    assert f"{layouts / 'empty.png'}: every pixel is void" in caplog.text
+
+
+def test_a_shard_beyond_its_count_is_argparses_one_error_line(tmp_path):
+    result = run_script("data_prep/train_connect_component_mask.py", "--root", tmp_path, "--shard", "3/2")
+    assert result.returncode == 2 and "shard K/N needs 1 <= K <= N, got '3/2'" in result.stderr.splitlines()[-1]
