@@ -43,7 +43,7 @@ def run_cli(main):
         LOG.error("%s", error)
         sys.exit(1)
     except OSError as error:   # a full disk or read-only folder met outside the atomic writers
-        where = Path(error.filename).parent if error.filename else Path.cwd()
+        where = Path(error.filename).parent if error.filename else "an output file"
         storage = file_io.storage_error(where, error)
         if storage is None:
             raise

@@ -85,7 +85,7 @@ def _process_runs(pid):
     return True
 
 
-_held_locks = {}   # lock path -> [open file, how many holders in this process]
+_held_locks = {}   # lock path -> [file descriptor, how many holders in this process]
 
 
 @contextlib.contextmanager
@@ -105,52 +105,53 @@ def folder_lock(folder, name="run", what="a run"):
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = _acquire(path)
+        descriptor = _acquire(path)
     except OSError as error:
         raise (storage_error(folder, error, "taking its lock") or error) from None
-    if handle is None:
+    if descriptor is None:
         holder = ""
         with contextlib.suppress(OSError):
             holder = path.read_text().strip()
         raise DataError(f"{folder}: {what} is already working here ({holder or 'another process'}); wait for it "
                         "to end, or give this one another --root or --shard")
-    _held_locks[path] = [handle, 1]
+    _held_locks[path] = [descriptor, 1]
     try:
         yield
     finally:
         del _held_locks[path]
         with contextlib.suppress(OSError):
             path.unlink()
-        handle.close()
+        os.close(descriptor)
 
 
 def release_inherited_locks():
     """In a forked worker process: close the lock files inherited from the parent, so that a worker
     outliving a killed parent does not keep its folders locked."""
-    for handle, _ in _held_locks.values():
-        handle.close()
+    for descriptor, _ in _held_locks.values():
+        os.close(descriptor)
     _held_locks.clear()
 
 
 def _acquire(path):
-    """The open, flock'ed lock file, or None when another process holds it. A lock file removed by
-    its holder between our open and our flock is opened again (its inode is no longer the path's)."""
+    """The descriptor of the flock'ed lock file, or None when another process holds it. A lock file
+    removed by its holder between our open and our flock is opened again (its inode is no longer
+    the path's). Unbuffered, so that closing it never writes (a full disk cannot fail it)."""
     while True:
-        handle = open(path, "a+")
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.close()
+            os.close(descriptor)
             return None
         try:
-            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
-                handle.truncate(0)
-                handle.write(f"pid {os.getpid()}")
-                handle.flush()
-                return handle
+            if os.fstat(descriptor).st_ino == os.stat(path).st_ino:
+                with contextlib.suppress(OSError):   # who holds it, for the message; a full disk may refuse
+                    os.ftruncate(descriptor, 0)
+                    os.write(descriptor, f"pid {os.getpid()}".encode())
+                return descriptor
         except FileNotFoundError:
             pass
-        handle.close()
+        os.close(descriptor)
 
 
 def write_bytes_atomic(path, data):

@@ -51,11 +51,13 @@ def damage(prefix):
 
 
 def _restore(checkpoint, prefix, assert_complete):
+    """Restore `prefix`; with assert_complete every variable that exists must have been in it (so
+    a checkpoint of another network is not silently half-loaded). Values the checkpoint has and
+    the objects lack (a test phase has no optimizer) are expected."""
     status = checkpoint.restore(prefix)
     if assert_complete:
         status.assert_existing_objects_matched()
-    else:
-        status.expect_partial()
+    status.expect_partial()
 
 
 def restore_newest_intact(checkpoint, folder, set_aside=False, assert_complete=True):
@@ -95,7 +97,15 @@ def _set_aside(folder, prefixes, intact):
             if not path.name.endswith(BROKEN_SUFFIX):
                 path.rename(path.with_name(path.name + BROKEN_SUFFIX))
     kept = [prefix for prefix in candidates(folder) if damage(prefix) is None]
-    tf.compat.v1.train.update_checkpoint_state(str(folder), intact, all_model_checkpoint_paths=sorted(kept, key=checkpoint_number))
+    write_state(folder, intact, sorted(kept, key=checkpoint_number))
+
+
+def write_state(folder, newest, every):
+    """The folder's `checkpoint` state file (a text CheckpointState, as CheckpointManager writes it)
+    naming `newest` and `every` kept prefix, oldest first; CheckpointManager deletes from that list."""
+    lines = [f'model_checkpoint_path: "{Path(newest).name}"'] + \
+        [f'all_model_checkpoint_paths: "{Path(prefix).name}"' for prefix in every]
+    file_io.write_bytes_atomic(Path(folder) / "checkpoint", ("\n".join(lines) + "\n").encode())
 
 
 def first_line(error):
@@ -118,7 +128,7 @@ def restore_for_test(checkpoint, prefix):
         raise errors.DataError(f"{prefix}: damaged checkpoint ({problem}); train again, or move it away to test the "
                                "one before it")
     try:
-        _restore(checkpoint, prefix, assert_complete=False)
+        _restore(checkpoint, prefix, assert_complete=True)
     except DAMAGE as error:
         raise errors.DataError(f"{prefix}: damaged checkpoint ({first_line(error)}); train again, or move it away "
                                "to test the one before it") from None
@@ -190,7 +200,7 @@ def export(source, target, network_key="network"):
         tensors = [reader.get_tensor(key) for key in keys] + [graph.SerializeToString()]
         tf.raw_ops.SaveV2(prefix=str(exported), tensor_names=names, shape_and_slices=[""] * len(names),
                           tensors=tensors)
-        tf.compat.v1.train.update_checkpoint_state(str(staging), Path(prefix).name)
+        write_state(staging, prefix, [prefix])
         file_io.write_bytes_atomic(staging / EXPORT_RECORD, json.dumps(
             {"from": str(prefix), "step": checkpoint_number(prefix), "kept": "network weights and step"}, indent=1).encode())
         if target.exists():

@@ -261,11 +261,14 @@ def train(args, job, steps):
     pipeline (input_pipeline) from job.read_sample(index), with the loss of make_train_step.
 
     job.learning_rate_at(step), when given, sets the rate of each step. Checkpoints (network,
-    optimizer, step) go to job.folder every --save-every steps and at the end; a run that finds one
-    continues from it, when it was trained with the same class table, batch size and job.options
-    ({name: value} of the script's options that change what a step computes; check_classes,
-    check_training_options). Scalars (and a network's "sample" output every IMAGE_EVERY steps) go
-    to TensorBoard logs in folder/logs. On a multi-worker run only the chief writes into the folder.
+    optimizer, step) go to job.folder every --save-every steps and at the end, the newest
+    --keep-checkpoints kept; a run that finds one continues from the newest intact one
+    (checkpoints.restore_newest_intact), when it was trained with the same class table, batch size
+    and job.options ({name: value} of the script's options that change what a step computes;
+    check_classes, check_training_options). Scalars (and a network's "sample" output every
+    IMAGE_EVERY steps) go to TensorBoard logs in folder/logs. On a multi-worker run only the chief
+    writes into the folder, and holds its lock (a second training of it stops in one line); a lost
+    worker stops the others in one line.
     """
     chief = distribution.is_chief(args.strategy)
     # the chief alone writes the model folder; two runs training it at once would tear its checkpoints

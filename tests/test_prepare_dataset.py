@@ -3,6 +3,7 @@ table (Cityscapes' seven categories), imported by prepare_dataset.py as class-in
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,3 +226,24 @@ def test_a_missing_layouts_folder_is_one_line(tmp_path):
                      "--out", tmp_path / "out")
     (line,) = error_lines(run.stderr)
     assert "nowhere: folder not found" in line and not (tmp_path / "out").exists()
+
+
+def test_an_exported_synthesis_model_tests_as_the_full_one_and_synthesizes_own_layouts(trained_demo_root, tmp_path):
+    import export_model
+    import synthesis_256_512
+
+    root = tmp_path / "root"
+    shutil.copytree(trained_demo_root, root)
+    model = Path("trainedmodels") / "synthesis" / "synthesis_256"
+    export_model.main(["--root", str(root), "--model", str(model)])
+    assert (root / model / "exported_from.json").exists() and len(list((root / model).glob("ckpt-*.index"))) == 1
+    synthesis_256_512.main(["--test", "--root", str(root)])   # redone from the export (another checkpoint)
+    results = Path("result") / "synthesis" / "transform_order_256"
+    for path in (trained_demo_root / results).glob("*.png"):
+        assert (root / results / path.name).read_bytes() == path.read_bytes()
+    layouts = tmp_path / "layouts"
+    shutil.copy(root / "testdata" / "label_refine" / "00100001.png", layouts.mkdir() or layouts / "street.png")
+    run = run_script("python_code/synthesize_layouts.py", "--layouts", layouts, "--root", root, "--level", 256,
+                     "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert file_io.read_image(tmp_path / "out" / "street.png").shape == (32, 64, 3)
