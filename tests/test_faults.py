@@ -260,33 +260,49 @@ def _command(step, root):
     return [sys.executable, str(REPO_ROOT / step[0]), "--root", str(root), "--workers", "2", *step[1:]]
 
 
+def _kill_then_finish(step, reference, killed, rng, seed):
+    """Run `step` on the reference root; then on the killed root kill it (its process group, as a
+    scheduler kills a job) at a random moment up to KILLS times, run it to the end, and compare."""
+    started = time.monotonic()
+    subprocess.run(_command(step, reference), check=True, capture_output=True, timeout=600)
+    duration = time.monotonic() - started
+    landed = 0
+    for _ in range(KILLS):
+        process = subprocess.Popen(_command(step, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        try:   # the first kill within the reference's time; later ones while a re-run catches up
+            process.wait(timeout=rng.uniform(0.1, 0.5) * duration)
+            break   # this run finished first: the step is done
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            landed += 1
+    assert landed, f"{step[0]} finished before any kill (seed {seed}, {duration:.1f} s)"
+    finished = subprocess.run(_command(step, killed), capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, f"{step[0]} (seed {seed}): {finished.stderr[-2000:]}"
+    try:
+        assert_same_files(killed, reference)
+    except AssertionError as error:
+        raise AssertionError(f"after {landed} kills of {step[0]} (seed {seed}): {error}") from None
+
+
+def _random_moments():
+    seed = random.randrange(10**6)
+    return random.Random(seed), seed   # the seed is in every failure message, to provoke the same moments
+
+
 def test_kill_9_of_every_preparation_step_then_the_same_command_gives_the_uninterrupted_files(tmp_path):
-    rng = random.Random()
-    seed = rng.randrange(10**6)
-    rng.seed(seed)   # printed on failure, to provoke the same moments again
-    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    rng, seed = _random_moments()
     for step in PREPARATION:
-        started = time.monotonic()
-        subprocess.run(_command(step, reference), check=True, capture_output=True, timeout=600)
-        duration = time.monotonic() - started
-        landed = 0
-        for _ in range(KILLS):
-            process = subprocess.Popen(_command(step, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       start_new_session=True)
-            try:   # the first kill within the reference's time; later ones while a re-run catches up
-                process.wait(timeout=rng.uniform(0.2, 0.7) * duration)
-                break   # this run finished first: the step is done
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)   # the step and its workers, as a scheduler kills a job
-                process.wait()
-                landed += 1
-        assert landed, f"{step[0]} finished before any kill (seed {seed}, {duration:.1f} s)"
-        finished = subprocess.run(_command(step, killed), capture_output=True, text=True, timeout=600)
-        assert finished.returncode == 0, f"{step[0]} (seed {seed}): {finished.stderr[-2000:]}"
-        try:
-            assert_same_files(killed, reference)
-        except AssertionError as error:
-            raise AssertionError(f"after {landed} kills of {step[0]} (seed {seed}): {error}") from None
+        _kill_then_finish(step, tmp_path / "reference", tmp_path / "killed", rng, seed)
+
+
+def test_kill_9_of_the_cityscapes_import_then_the_same_command_gives_the_uninterrupted_files(tmp_path):
+    from test_prepare_cityscapes import _make_download
+    download = _make_download(tmp_path, val_names=["aachen_000001_000019"])   # skips without ../shared
+    step = ("data_prep/prepare_cityscapes.py", "--cityscapes", str(download), "--base-height", "32")
+    rng, seed = _random_moments()
+    _kill_then_finish(step, tmp_path / "reference", tmp_path / "killed", rng, seed)
 
 
 # --- two runs on one root -------------------------------------------------------------------------
@@ -340,10 +356,12 @@ def test_a_second_training_of_one_model_folder_stops_in_one_line(searched_small_
     first = _start_and_freeze([sys.executable, str(REPO_ROOT / command[0]), *map(str, command[1:])],
                               root / MODEL / ".lock-training")
     try:
-        line = one_error_line(run_script(*command))
+        with pytest.raises(errors.DataError) as error:   # in this process: it cannot take the lock either
+            train_segmenter(root, 8)
     finally:
         _resume_and_finish(first)
-    assert str(root / MODEL) in line and "already working here" in line and f"pid {first.pid}" in line
+    assert str(error.value).startswith(f"{root / MODEL}: a training of segmentation 256 is already working here "
+                                       f"(pid {first.pid})")
     assert_same_checkpoint(root / MODEL, trained[1] / MODEL)
 
 
