@@ -67,8 +67,10 @@ def one_device_step(network, optimizer, batch_losses):
     return lambda batch: step(batch, 1)
 
 
-def cases(shape, vgg):
-    """(name, forward(*inputs), train step(batch), inputs, batch) of every network at one image size."""
+def network_case(name, shape, vgg=None, recompute=False):
+    """(forward(*inputs), train step(batch), inputs, batch) of one network at one image size, batch 1:
+    "transformation" on 10 proposals, "order" on 10 pairs, "synthesis_256|512|1024" (the level;
+    its step includes the VGG loss `vgg`); recompute: the synthesis network's --recompute."""
     rng = np.random.default_rng(0)
     index = rng.integers(0, 19, (1,) + shape).astype(np.uint8)
     label = one_hot_labels(index, 19)
@@ -76,27 +78,32 @@ def cases(shape, vgg):
     masks = tf.constant(rng.random((10,) + shape + (1,)) > 0.5, tf.float32)
     pixels = tf.cast(images * 255, tf.uint8)
     weight = tf.ones([1])
+    if name == "transformation":
+        transform = transform_network.TransformNetwork(19, input_scale=2)
+        return (lambda p, m, l: transform(p, m, l)[0],
+                one_device_step(transform, distribution.adam(1e-5), transform_network.batch_losses),
+                (images, masks, label), {"proposals": pixels[None], "masks": tf.cast(masks[None, ..., 0], tf.uint8),
+                                         "label_index": index, "real_image": pixels[:1], "weight": weight})
+    if name == "order":
+        ordering = order_network.OrderNetwork(19)
+        return (ordering, one_device_step(ordering, distribution.adam(1e-5), order_network.batch_losses),
+                (images, images), {"pair_masks": pixels[None], "label": pixels[:1], "weight": weight,
+                                   "front": tf.constant(rng.integers(1, 20, (1, 10)), tf.int32),
+                                   "pair_weight": tf.ones([1, 10]),
+                                   "dropout_keep": tf.ones([1, 10, order_network.HIDDEN_UNITS])})
+    level = {"synthesis_256": 1, "synthesis_512": 2, "synthesis_1024": 4}[name]
+    network = SynthesisNetwork(level, 19, recompute=recompute)
+    step = one_device_step(network, distribution.adam(1e-4),
+                           lambda net, batch: synthesis.batch_losses(net, vgg, synthesis.VGG16_TERM_SCALE, batch))
+    return (network, step, (label, images[:1], masks[:1]),
+            {"label_index": index, "canvas": pixels[:1], "real_image": pixels[:1], "clean_index": index,
+             "weight": weight})
 
-    transform = transform_network.TransformNetwork(19, input_scale=2)
-    yield ("transformation", lambda p, m, l: transform(p, m, l)[0],
-           one_device_step(transform, distribution.adam(1e-5), transform_network.batch_losses),
-           (images, masks, label), {"proposals": pixels[None], "masks": tf.cast(masks[None, ..., 0], tf.uint8),
-                                    "label_index": index, "real_image": pixels[:1], "weight": weight})
 
-    ordering = order_network.OrderNetwork(19)
-    yield ("order", ordering, one_device_step(ordering, distribution.adam(1e-5), order_network.batch_losses),
-           (images, images), {"pair_masks": pixels[None], "label": pixels[:1], "weight": weight,
-                              "front": tf.constant(rng.integers(1, 20, (1, 10)), tf.int32),
-                              "pair_weight": tf.ones([1, 10]),
-                              "dropout_keep": tf.ones([1, 10, order_network.HIDDEN_UNITS])})
-
-    for level in (1, 2):
-        network = SynthesisNetwork(level, 19)
-        step = one_device_step(network, distribution.adam(1e-4),
-                               lambda net, batch: synthesis.batch_losses(net, vgg, synthesis.VGG16_TERM_SCALE, batch))
-        yield (f"synthesis_{synthesis.LEVEL_NAMES[level]}", network, step, (label, images[:1], masks[:1]),
-               {"label_index": index, "canvas": pixels[:1], "real_image": pixels[:1], "clean_index": index,
-                "weight": weight})
+def cases(shape, vgg):
+    """(name, forward(*inputs), train step(batch), inputs, batch) of every network at one image size."""
+    for name in ("transformation", "order", "synthesis_256", "synthesis_512"):
+        yield (name,) + network_case(name, shape, vgg)
 
 
 def main(argv=None):

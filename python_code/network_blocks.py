@@ -60,22 +60,34 @@ class ConvLayerNorm(tf.Module):
         return lrelu(layer_norm(x, self.gamma, self.beta))
 
 
+def recomputed(function, enabled=True):
+    """`function`, or with `enabled` the same function whose activations are not kept for the
+    backward pass but computed again there (tf.recompute_grad, gradient checkpointing): the same
+    values and gradients for less memory and more time (--recompute, benchmarks/bench_memory.py)."""
+    return tf.recompute_grad(function) if enabled else function
+
+
 class ConvStack(tf.Module):
     """slim.repeat(x, count, conv+layer norm+lrelu, channels, [3, 3], scope=name); computes in the
-    policy's dtype of when it was made, takes and returns float32."""
+    policy's dtype of when it was made, takes and returns float32. recompute: keep only its input
+    for the backward pass (recomputed)."""
 
-    def __init__(self, count, in_channels, out_channels, name):
+    def __init__(self, count, in_channels, out_channels, name, recompute=False):
         super().__init__(name=name)
         self.dtype = compute_dtype()
         with self.name_scope:
             self.layers = [ConvLayerNorm(in_channels if i == 0 else out_channels, out_channels, name=f"{name}_{i + 1}")
                            for i in range(count)]
+        self._forward = recomputed(self._layers, recompute)
 
-    def __call__(self, x):
+    def _layers(self, x):
         x = tf.cast(x, self.dtype)
         for layer in self.layers:
             x = layer(x)
         return tf.cast(x, tf.float32)
+
+    def __call__(self, x):
+        return self._forward(x)
 
 
 def one_hot_labels(index, class_count):

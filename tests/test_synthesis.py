@@ -29,7 +29,7 @@ import training
 import vgg_features
 from contextual_loss import ContextualLoss
 from network_blocks import one_hot_labels
-from conftest import error_lines, root_after_steps, run_script
+from conftest import REPO_ROOT, error_lines, root_after_steps, run_script
 from synthesis_network import LOSS_WEIGHTS, SynthesisNetwork, synthesis_loss
 
 
@@ -404,3 +404,45 @@ def test_a_missing_checkpoint_or_canvas_folder_is_one_clear_error(synthesis_root
     assert result.returncode != 0 and str(synthesis_root / "trainedmodels" / "synthesis" / "synthesis_512") in line
     with pytest.raises(errors.DataError, match="transform_order_1024: no canvases"):
         synthesis_1024_2048.main(["--test", "--root", str(tmp_path)])
+
+
+# --- --recompute (gradient checkpointing) ---------------------------------------------------------
+
+@pytest.mark.parametrize("level, shape", [(1, (32, 64)), (4, (128, 256))])
+def test_recompute_gives_the_same_losses_and_gradients_in_a_traced_step(level, shape):
+    rng = np.random.default_rng(level)
+    index = rng.integers(0, 20, (1,) + shape).astype(np.uint8)   # 19 is void
+    batch = {"label_index": index, "clean_index": index,
+             "canvas": rng.integers(0, 256, (1,) + shape + (3,), dtype=np.uint8),
+             "real_image": rng.integers(0, 256, (1,) + shape + (3,), dtype=np.uint8)}
+    results = []
+    for recompute in (False, True):
+        tf.random.set_seed(7)   # the same initial weights
+        network = SynthesisNetwork(level, 19, recompute=recompute)
+        vgg = vgg_features.load_vgg(REPO_ROOT, recompute=recompute)
+
+        @tf.function
+        def losses_and_gradients():
+            with tf.GradientTape() as tape:
+                terms, _ = synthesis.batch_losses(network, vgg, synthesis.VGG16_TERM_SCALE, batch)
+            return terms, tape.gradient(terms["total"], network.trainable_variables)
+
+        terms, gradients = losses_and_gradients()
+        results.append(({name: value.numpy() for name, value in terms.items()}, [g.numpy() for g in gradients]))
+    (plain_terms, plain), (recomputed_terms, recomputed) = results
+    for name, value in plain_terms.items():
+        np.testing.assert_allclose(recomputed_terms[name], value, rtol=1e-6, err_msg=name)
+    for gradient, expected in zip(recomputed, plain):
+        np.testing.assert_allclose(gradient, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+
+
+def test_training_with_recompute_writes_the_checkpoint_of_training_without(synthesis_root, tmp_path):
+    from training_variants import checkpoint_tensors
+    folders = {}
+    for name, extra in (("plain", []), ("recompute", ["--recompute"])):
+        root = root_after_steps(synthesis_root, tmp_path / name)
+        synthesis_256_512.main(["--train", "--root", str(root), "--max-steps", "1", "--sets", "1", *extra])
+        folders[name] = checkpoint_tensors(root / "trainedmodels" / "synthesis" / "synthesis_256")
+    assert folders["plain"].keys() == folders["recompute"].keys()
+    for name, value in folders["plain"].items():
+        np.testing.assert_allclose(folders["recompute"][name], value, rtol=1e-4, atol=1e-6, err_msg=name)
