@@ -61,39 +61,16 @@ class ConvLayerNorm(tf.Module):
 
 
 def recomputed(function, enabled=True):
-    """`function` (of one tensor, returning a tensor or a list of them), or with `enabled` the same
-    function whose activations are not kept for the backward pass but computed again there
-    (gradient checkpointing): the same values and gradients for less memory and more time
-    (--recompute, benchmarks/bench_memory.py). Unlike tf.recompute_grad, the recomputation waits
-    for the incoming gradient, so that a traced step cannot run it early and hold its activations."""
-    if not enabled:
-        return function
-
-    @tf.custom_gradient
-    def forward(x):
-        output = function(x)
-
-        def backward(*upstream, variables=()):
-            outputs = output if isinstance(output, (list, tuple)) else [output]
-            upstream = [tf.zeros_like(o) if g is None else g for g, o in zip(upstream, outputs)]
-            with tf.control_dependencies(upstream):
-                x_again = tf.identity(x)
-            with tf.GradientTape() as tape:
-                tape.watch(x_again)
-                again = function(x_again)
-            gradients = tape.gradient(again, [x_again, *variables], output_gradients=upstream if isinstance(
-                again, (list, tuple)) else upstream[0])
-            return gradients[0], gradients[1:]
-
-        return output, backward
-
-    return forward
+    """`function`, or with `enabled` the same function whose activations are not kept for the
+    backward pass but computed again there (tf.recompute_grad, gradient checkpointing): the same
+    values and gradients for less memory and more time (--recompute, benchmarks/bench_memory.py)."""
+    return tf.recompute_grad(function) if enabled else function
 
 
 class ConvStack(tf.Module):
     """slim.repeat(x, count, conv+layer norm+lrelu, channels, [3, 3], scope=name); computes in the
-    policy's dtype of when it was made, takes and returns float32. recompute: keep only each
-    layer's input for the backward pass (recomputed)."""
+    policy's dtype of when it was made, takes and returns float32. recompute: keep only its input
+    for the backward pass (recomputed)."""
 
     def __init__(self, count, in_channels, out_channels, name, recompute=False):
         super().__init__(name=name)
@@ -101,14 +78,16 @@ class ConvStack(tf.Module):
         with self.name_scope:
             self.layers = [ConvLayerNorm(in_channels if i == 0 else out_channels, out_channels, name=f"{name}_{i + 1}")
                            for i in range(count)]
-        # layer by layer: the backward pass holds one layer's activations at a time
-        self._forward = [recomputed(layer, recompute) for layer in self.layers]
+        self._forward = recomputed(self._layers, recompute)
 
-    def __call__(self, x):
+    def _layers(self, x):
         x = tf.cast(x, self.dtype)
-        for layer in self._forward:
+        for layer in self.layers:
             x = layer(x)
         return tf.cast(x, tf.float32)
+
+    def __call__(self, x):
+        return self._forward(x)
 
 
 def one_hot_labels(index, class_count):
