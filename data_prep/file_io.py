@@ -27,8 +27,8 @@ def storage_error(folder, error, doing="writing"):
     """A DataError of one line for an OSError that only the storage can cause (a full disk, a
     read-only file system, no permission), else None."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DataError(f"{folder}: the disk is full ({error.strerror}) while {doing}; nothing half-written "
-                         "was left, free some space and run the same command again")
+        return DataError(f"{folder}: the disk is full ({error.strerror}) while {doing}; free some space and run "
+                         "the same command again")
     if error.errno == errno.EROFS:
         return DataError(f"{folder}: read-only file system; give --root a folder that can be written")
     if error.errno == errno.EACCES:

@@ -78,9 +78,9 @@ def run_per_image(process_image, image_ids, outputs_of, *, workers=1, shard=(1, 
     Returns (number processed, number skipped).
     """
     selected = shard_ids(image_ids, shard)
-    folders = sorted({Path(path).parent for image_id in selected for path in outputs_of(image_id)})
+    output_folders = sorted({Path(path).parent for image_id in selected for path in outputs_of(image_id)})
     with contextlib.ExitStack() as locks:
-        for folder in folders:   # a second run of this shard stops here, in one line
+        for folder in output_folders:   # a second run of this shard stops here, in one line
             locks.enter_context(file_io.folder_lock(folder, f"shard-{shard[0]}-of-{shard[1]}",
                                                     f"{description or 'a step'} (shard {shard[0]}/{shard[1]})"))
             file_io.remove_stale_temporaries(folder)

@@ -51,13 +51,24 @@ def damage(prefix):
 
 
 def _restore(checkpoint, prefix, assert_complete):
-    """Restore `prefix`; with assert_complete every variable that exists must have been in it (so
-    a checkpoint of another network is not silently half-loaded). Values the checkpoint has and
-    the objects lack (a test phase has no optimizer) are expected."""
-    status = checkpoint.restore(prefix)
-    if assert_complete:
-        status.assert_existing_objects_matched()
-    status.expect_partial()
+    """Restore `prefix`; returns None, or what is damaged in it. With assert_complete every variable
+    that exists must have been in it, so that a checkpoint of another network is not silently
+    half-loaded (a DataError at once); values the checkpoint has and the objects lack (a test phase
+    has no optimizer) are expected."""
+    problem = damage(prefix)
+    if problem:
+        return problem
+    try:
+        status = checkpoint.restore(prefix)
+        if assert_complete:
+            status.assert_existing_objects_matched()
+        status.expect_partial()
+    except DAMAGE as error:
+        return first_line(error)
+    except (ValueError, AssertionError) as error:
+        raise errors.DataError(f"{prefix}: does not fit this network, a checkpoint of another level, class count "
+                               f"or network? ({first_line(error)})") from None
+    return None
 
 
 def restore_newest_intact(checkpoint, folder, set_aside=False, assert_complete=True):
@@ -68,15 +79,7 @@ def restore_newest_intact(checkpoint, folder, set_aside=False, assert_complete=T
     level or class count) is a DataError at once."""
     broken = []
     for prefix in candidates(folder):
-        problem = damage(prefix)
-        if problem is None:
-            try:
-                _restore(checkpoint, prefix, assert_complete)
-            except DAMAGE as error:
-                problem = first_line(error)
-            except (ValueError, AssertionError) as error:
-                raise errors.DataError(f"{prefix}: does not fit this network, a checkpoint of another level, class "
-                                       f"count or network? ({first_line(error)})") from None
+        problem = _restore(checkpoint, prefix, assert_complete)
         if problem is None:
             for bad, why in broken:
                 LOG.warning("%s: damaged checkpoint (%s)%s; using %s", bad, why,
@@ -86,7 +89,8 @@ def restore_newest_intact(checkpoint, folder, set_aside=False, assert_complete=T
             return prefix
         broken.append((prefix, problem))
     if broken:
-        raise errors.DataError(f"{folder}: no intact checkpoint ({'; '.join(f'{Path(p).name}: {why}' for p, why in broken)}); "
+        damaged = "; ".join(f"{Path(prefix).name}: {why}" for prefix, why in broken)
+        raise errors.DataError(f"{folder}: no intact checkpoint ({damaged}); "
                                "move them away to train from the start")
     return None
 
@@ -123,18 +127,10 @@ def newest(folder):
 def restore_for_test(checkpoint, prefix):
     """Restore the network of a test phase from `prefix`; a damaged or ill-fitting checkpoint is
     one DataError line naming it (a test phase uses the newest, as the original did)."""
-    problem = damage(prefix)
+    problem = _restore(checkpoint, prefix, assert_complete=True)
     if problem:
         raise errors.DataError(f"{prefix}: damaged checkpoint ({problem}); train again, or move it away to test the "
                                "one before it")
-    try:
-        _restore(checkpoint, prefix, assert_complete=True)
-    except DAMAGE as error:
-        raise errors.DataError(f"{prefix}: damaged checkpoint ({first_line(error)}); train again, or move it away "
-                               "to test the one before it") from None
-    except (ValueError, AssertionError) as error:
-        raise errors.DataError(f"{prefix}: does not fit this network, a checkpoint of another level, class count "
-                               f"or network? ({first_line(error)})") from None
 
 
 def save(manager, step):
@@ -201,8 +197,8 @@ def export(source, target, network_key="network"):
         tf.raw_ops.SaveV2(prefix=str(exported), tensor_names=names, shape_and_slices=[""] * len(names),
                           tensors=tensors)
         write_state(staging, prefix, [prefix])
-        file_io.write_bytes_atomic(staging / EXPORT_RECORD, json.dumps(
-            {"from": str(prefix), "step": checkpoint_number(prefix), "kept": "network weights and step"}, indent=1).encode())
+        record = {"from": str(prefix), "step": checkpoint_number(prefix), "kept": "network weights and step"}
+        file_io.write_bytes_atomic(staging / EXPORT_RECORD, json.dumps(record, indent=1).encode())
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

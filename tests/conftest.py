@@ -1,6 +1,7 @@
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -100,5 +101,12 @@ def small_disk(folder, size):
         subprocess.run(["umount", "--lazy", str(folder)], timeout=30)
 
 
-def folder_size(folder):
-    return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
+def free_ports(count):
+    """Ports on 127.0.0.1 that nothing listens on now, for a cluster of worker processes."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports

@@ -4,7 +4,6 @@ logical CPU devices, two worker processes on 127.0.0.1, mixed precision, XLA, an
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -25,7 +24,7 @@ import train_generate_transform
 import training
 import transformation
 from network_blocks import one_hot_labels
-from conftest import REPO_ROOT, error_lines, root_after_steps, run_script
+from conftest import REPO_ROOT, error_lines, free_ports, root_after_steps, run_script
 from training_variants import checkpoint_tensors, logged
 
 MISMATCH_SHARE = 0.15   # of weights allowed to differ between a distributed and a one-process run (see below)
@@ -198,20 +197,10 @@ def test_mixed_precision_trains_with_finite_losses_and_float32_checkpoints(varia
     assert report["mixed_dtypes"] == ["float32", "int64"]
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def test_two_workers_train_as_one_process_with_the_same_global_batch(training_root, tmp_path):
     cluster, single = (root_after_steps(training_root, tmp_path / name) for name in ("cluster", "single"))
     options = ["--train", "--max-steps", "2", "--sets", "1", "--batch-size", "2", "--learning-rate", "1e-4"]
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     workers = []
     for index in range(2):
         temporary = tmp_path / f"tmp{index}"

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf  # noqa: F401  (loaded first, as the scripts load it)
 from PIL import Image
 
 import checkpoints
@@ -36,7 +35,8 @@ import test_generate_transform
 import train_generate_order
 import train_generate_transform
 import transformation
-from conftest import REPO_ROOT, error_lines, folder_size, root_after_steps, run_script, small_disk
+from conftest import REPO_ROOT, error_lines, free_ports, root_after_steps, run_script, small_disk
+from export_model import folder_size
 from training_variants import checkpoint_tensors
 
 TRANSFORM_MODEL = Path("trainedmodels") / "transform"
@@ -49,12 +49,6 @@ def network_root(searched_small_root, tmp_path_factory):
     """A base-32 root with the transformation and ordering networks' training and test inputs."""
     return root_after_steps(searched_small_root, tmp_path_factory.mktemp("faults"), train_generate_transform,
                             test_generate_transform, train_generate_order, test_generate_order)
-
-
-def copy_root(source, folder, name):
-    root = Path(folder) / name
-    shutil.copytree(source, root)
-    return root
 
 
 def files_of(folder):
@@ -124,7 +118,7 @@ def _damage(folder, step, how):
 def trained(searched_small_root, tmp_path_factory):
     """The segmenter trained 6 steps (checkpoints at 2, 4, 6) and 8 steps straight."""
     folder = tmp_path_factory.mktemp("torn")
-    six, eight = copy_root(searched_small_root, folder, "six"), copy_root(searched_small_root, folder, "eight")
+    six, eight = (root_after_steps(searched_small_root, folder / name) for name in ("six", "eight"))
     train_segmenter(six, 6)
     train_segmenter(eight, 8)
     return six, eight
@@ -133,7 +127,7 @@ def trained(searched_small_root, tmp_path_factory):
 @pytest.mark.parametrize("how", ["truncated data", "flipped bytes", "missing index", "truncated index"])
 def test_training_resumes_from_the_newest_intact_checkpoint(trained, tmp_path, caplog, how):
     six, eight = trained
-    root = copy_root(six, tmp_path, "root")
+    root = root_after_steps(six, tmp_path / "root")
     _damage(root / MODEL, 6, how)
     caplog.set_level(logging.INFO)
     train_segmenter(root, 8)
@@ -145,7 +139,7 @@ def test_training_resumes_from_the_newest_intact_checkpoint(trained, tmp_path, c
 
 
 def test_no_intact_checkpoint_is_one_line_and_a_test_phase_names_the_broken_file(trained, tmp_path):
-    root = copy_root(trained[0], tmp_path, "root")
+    root = root_after_steps(trained[0], tmp_path / "root")
     folder = root / MODEL
     _damage(folder, 6, "emptied data")
     line = one_error_line(run_script("python_code/segmentation.py", "--test", "--root", root))
@@ -160,7 +154,7 @@ def test_no_intact_checkpoint_is_one_line_and_a_test_phase_names_the_broken_file
 
 
 def test_a_checkpoint_of_another_network_is_one_clear_error(trained, network_root, tmp_path):
-    root = copy_root(network_root, tmp_path, "root")
+    root = root_after_steps(network_root, tmp_path / "root")
     shutil.copytree(trained[0] / MODEL, root / TRANSFORM_MODEL)
     with pytest.raises(errors.DataError, match=f"^{root / TRANSFORM_MODEL / 'ckpt-6'}: does not fit this network"):
         transformation.main(["--test", "--root", str(root)])
@@ -169,7 +163,7 @@ def test_a_checkpoint_of_another_network_is_one_clear_error(trained, network_roo
 # --- the disk a model folder takes ----------------------------------------------------------------
 
 def test_keep_checkpoints_and_an_export_that_tests_like_the_model_and_refuses_training(trained, tmp_path):
-    root = copy_root(trained[0], tmp_path, "root")
+    root = root_after_steps(trained[0], tmp_path / "root")
     train_segmenter(root, 10, "--keep-checkpoints", "1")
     assert sorted(path.name for path in (root / MODEL).glob("ckpt-*.index")) == ["ckpt-10.index"]
 
@@ -197,7 +191,7 @@ def assert_only_whole_outputs(folder, reference):
 
 
 def test_a_full_disk_during_a_data_preparation_step(searched_small_root, network_root, tmp_path):
-    root = copy_root(searched_small_root, tmp_path, "root")
+    root = root_after_steps(searched_small_root, tmp_path / "root")
     reference = network_root / "traindata" / "transform" / "transform_512"
     output = root / "traindata" / "transform" / "transform_512"
     with small_disk(output, folder_size(reference) // 2) as grow:
@@ -212,7 +206,7 @@ def test_a_full_disk_during_a_data_preparation_step(searched_small_root, network
 
 def test_a_full_disk_while_saving_a_checkpoint(searched_small_root, trained, tmp_path):
     six, eight = trained
-    root = copy_root(searched_small_root, tmp_path, "root")
+    root = root_after_steps(searched_small_root, tmp_path / "root")
     folder = root / MODEL
     checkpoint_size = sum(path.stat().st_size for path in (six / MODEL).glob("ckpt-2.*"))
     with small_disk(folder, 1.5 * checkpoint_size + folder_size(six / MODEL / "logs")) as grow:
@@ -226,9 +220,9 @@ def test_a_full_disk_while_saving_a_checkpoint(searched_small_root, trained, tmp
 
 
 def test_a_full_disk_during_a_test_phase(trained, tmp_path):
-    reference = copy_root(trained[0], tmp_path, "reference")
+    reference = root_after_steps(trained[0], tmp_path / "reference")
     segmentation.main(["--test", "--root", str(reference)])
-    root = copy_root(trained[0], tmp_path, "root")
+    root = root_after_steps(trained[0], tmp_path / "root")
     with small_disk(root / RESULTS, 4096) as grow:   # one page: the record and no image
         line = one_error_line(run_script("python_code/segmentation.py", "--test", "--root", root))
         assert str(root / RESULTS) in line and "disk is full" in line
@@ -330,7 +324,7 @@ def test_a_second_run_of_a_step_on_the_same_shard_stops_in_one_line_and_other_sh
                                                                                                    tmp_path):
     command = ["data_prep/train_generate_transform.py", "--root"]
     output = Path("traindata") / "transform" / "transform_512"
-    root = copy_root(network_root, tmp_path, "root")
+    root = root_after_steps(network_root, tmp_path / "root")
     shutil.rmtree(root / output)
     first = _start_and_freeze([sys.executable, str(REPO_ROOT / command[0]), "--root", str(root)],
                               root / output / "01" / ".lock-shard-1-of-1")
@@ -341,7 +335,7 @@ def test_a_second_run_of_a_step_on_the_same_shard_stops_in_one_line_and_other_sh
     assert str(root / output) in line and "already working here" in line and f"pid {first.pid}" in line
     assert_same_files(root / output, network_root / output)
 
-    shards = copy_root(network_root, tmp_path, "shards")
+    shards = root_after_steps(network_root, tmp_path / "shards")
     shutil.rmtree(shards / output)
     runs = [subprocess.Popen([sys.executable, str(REPO_ROOT / command[0]), "--root", str(shards), "--shard", f"{k}/2"],
                              stderr=subprocess.PIPE, text=True) for k in (1, 2)]
@@ -351,7 +345,7 @@ def test_a_second_run_of_a_step_on_the_same_shard_stops_in_one_line_and_other_sh
 
 
 def test_a_second_training_of_one_model_folder_stops_in_one_line(searched_small_root, trained, tmp_path):
-    root = copy_root(searched_small_root, tmp_path, "root")
+    root = root_after_steps(searched_small_root, tmp_path / "root")
     command = ["python_code/segmentation.py", "--train", "--root", root, "--max-steps", 8, *SEGMENTER_OPTIONS]
     first = _start_and_freeze([sys.executable, str(REPO_ROOT / command[0]), *map(str, command[1:])],
                               root / MODEL / ".lock-training")
@@ -368,8 +362,7 @@ def test_a_second_training_of_one_model_folder_stops_in_one_line(searched_small_
 # --- a worker killed during multi-worker training ------------------------------------------------
 
 def _start_workers(root, options):
-    from test_distributed_training import _free_ports
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     workers = []
     for index in range(2):
         environment = {**os.environ, "TF_CONFIG": json.dumps(
@@ -393,7 +386,7 @@ WORKER_LOSS_LIMIT = 120   # seconds the surviving worker may take to stop (Tenso
 def test_a_killed_worker_stops_the_other_in_one_line_and_the_restarted_job_ends_as_an_uninterrupted_one(
         searched_small_root, tmp_path):
     options = ["--train", "--max-steps", "6", "--batch-size", "2", *SEGMENTER_OPTIONS]
-    root = copy_root(searched_small_root, tmp_path, "cluster")
+    root = root_after_steps(searched_small_root, tmp_path / "cluster")
     folder = root / MODEL
     workers = _start_workers(root, options)
     deadline = time.monotonic() + 600
@@ -411,7 +404,7 @@ def test_a_killed_worker_stops_the_other_in_one_line_and_the_restarted_job_ends_
     workers[1].wait()
 
     assert "resuming from" in _finish(_start_workers(root, options))
-    uninterrupted = copy_root(searched_small_root, tmp_path, "uninterrupted")
+    uninterrupted = root_after_steps(searched_small_root, tmp_path / "uninterrupted")
     _finish(_start_workers(uninterrupted, options))
     assert checkpoints.checkpoint_number(checkpoints.newest(folder)) == 6
     assert_same_checkpoint(folder, uninterrupted / MODEL)
@@ -466,7 +459,7 @@ def _base_height_not_a_multiple_of_32(root):
 @pytest.mark.parametrize("spoil", [_alpha_label, _sixteen_bit_label, _image_of_another_size, _image_missing_for_a_label,
                                    _empty_label_folder, _base_height_not_a_multiple_of_32])
 def test_bad_input_to_a_step_is_one_line_and_leaves_the_finished_files(searched_small_root, tmp_path, spoil):
-    root = copy_root(searched_small_root, tmp_path, "root")
+    root = root_after_steps(searched_small_root, tmp_path / "root")
     bank = root / "traindata" / "original_segment"
     finished = files_of(bank)
     shutil.rmtree(bank / "01")   # some of the step's work to do again
@@ -477,7 +470,7 @@ def test_bad_input_to_a_step_is_one_line_and_leaves_the_finished_files(searched_
 
 
 def test_a_matlab_v7_3_file_is_one_line(searched_small_root, tmp_path):
-    root = copy_root(searched_small_root, tmp_path, "root")
+    root = root_after_steps(searched_small_root, tmp_path / "root")
     path = sorted((root / "testdata" / "original_mask").rglob("00100001.mat"))[0]
     shutil.rmtree(root / folders.retrieved_segments())   # the retrieval to do again
     # the header MATLAB writes with save -v7.3 (an HDF5 file follows the 512-byte user block)
@@ -488,7 +481,7 @@ def test_a_matlab_v7_3_file_is_one_line(searched_small_root, tmp_path):
 
 
 def test_a_read_only_root_is_one_line(searched_small_root, tmp_path):
-    root = copy_root(searched_small_root, tmp_path, "root")
+    root = root_after_steps(searched_small_root, tmp_path / "root")
     shutil.rmtree(root / "traindata" / "original_segment" / "01")
     mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(root), str(root)], capture_output=True, text=True)
     if mounted.returncode != 0:
@@ -501,7 +494,7 @@ def test_a_read_only_root_is_one_line(searched_small_root, tmp_path):
 
 
 def test_ordering_without_disparity_maps_says_why_and_what_follows(network_root, tmp_path):
-    root = copy_root(network_root, tmp_path, "root")
+    root = root_after_steps(network_root, tmp_path / "root")
     for name in ("order", "disparity"):
         shutil.rmtree(root / "traindata" / name)
     assert run_script("data_prep/train_generate_order.py", "--root", root).returncode == 0
