@@ -39,6 +39,24 @@ def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.startswith("ERROR")]
 
 
+@pytest.fixture(scope="module")
+def module_folder(request, tmp_path_factory):
+    """module_folder(name): a new folder for the data a test module's fixtures share. The folders
+    go once the module's tests are done, unless one of them failed, as tmp_path_retention_policy =
+    failed does for tmp_path (pytest.ini): kept to the end, they filled 14 GB of disk per run."""
+    folders = []
+
+    def make(name):
+        folders.append(tmp_path_factory.mktemp(name))
+        return folders[-1]
+
+    failures = request.session.testsfailed
+    yield make
+    if request.session.testsfailed == failures:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def default_demo_root(tmp_path_factory):
     """The demo dataset at its default size (200 training, 20 test images, base height 64)."""

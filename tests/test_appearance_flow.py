@@ -158,8 +158,8 @@ def test_the_test_phase_handles_none_and_more_than_ten_proposals():
 
 
 @pytest.fixture(scope="module")
-def flow_root(searched_small_root, tmp_path_factory):
-    return root_after_steps(searched_small_root, tmp_path_factory.mktemp("flow"), train_generate_transform,
+def flow_root(searched_small_root, module_folder):
+    return root_after_steps(searched_small_root, module_folder("flow"), train_generate_transform,
                             test_generate_transform)
 
 

@@ -226,8 +226,8 @@ def test_the_vegetation_band_is_cleared():
 # --- the steps' files ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def canvas_root(searched_small_root, tmp_path_factory):
-    root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("canvas"), train_generate_order,
+def canvas_root(searched_small_root, module_folder):
+    root = root_after_steps(searched_small_root, module_folder("canvas"), train_generate_order,
                             test_generate_transform, test_generate_order)
     for level in ("512", "256", "1024"):
         if level != "512":

@@ -31,9 +31,9 @@ MISMATCH_SHARE = 0.15   # of weights allowed to differ between a distributed and
 
 
 @pytest.fixture(scope="module")
-def training_root(searched_small_root, tmp_path_factory):
+def training_root(searched_small_root, module_folder):
     """A base-32 root with the training data of the three networks (synthesis at level 1, one set)."""
-    root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("distributed"), train_generate_transform,
+    root = root_after_steps(searched_small_root, module_folder("distributed"), train_generate_transform,
                             train_generate_order)
     train_generate_synthesis.main(["--root", str(root), "--level", "256", "--sets", "1"])
     return root
@@ -165,8 +165,8 @@ def test_slurm_variables_become_a_tf_config():
 # --- several devices, XLA and mixed precision (one process: logical devices are process-wide) ---
 
 @pytest.fixture(scope="module")
-def variants(training_root, tmp_path_factory):
-    work = tmp_path_factory.mktemp("variants")
+def variants(training_root, module_folder):
+    work = module_folder("variants")
     result = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "training_variants.py"), str(training_root),
                              str(work)], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -36,8 +36,8 @@ def _run_demo(root, *preset):
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("end_to_end")
+def demo_run(module_folder):
+    root = module_folder("end_to_end")
     return root, _run_demo(root)
 
 

@@ -45,9 +45,9 @@ RESULTS = Path(folders.segmented("256"))
 
 
 @pytest.fixture(scope="module")
-def network_root(searched_small_root, tmp_path_factory):
+def network_root(searched_small_root, module_folder):
     """A base-32 root with the transformation and ordering networks' training and test inputs."""
-    return root_after_steps(searched_small_root, tmp_path_factory.mktemp("faults"), train_generate_transform,
+    return root_after_steps(searched_small_root, module_folder("faults"), train_generate_transform,
                             test_generate_transform, train_generate_order, test_generate_order)
 
 
@@ -115,9 +115,9 @@ def _damage(folder, step, how):
 
 
 @pytest.fixture(scope="module")
-def trained(searched_small_root, tmp_path_factory):
+def trained(searched_small_root, module_folder):
     """The segmenter trained 6 steps (checkpoints at 2, 4, 6) and 8 steps straight."""
-    folder = tmp_path_factory.mktemp("torn")
+    folder = module_folder("torn")
     six, eight = (root_after_steps(searched_small_root, folder / name) for name in ("six", "eight"))
     train_segmenter(six, 6)
     train_segmenter(eight, 8)
@@ -365,7 +365,9 @@ def _start_workers(root, options):
     addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     workers = []
     for index in range(2):
-        environment = {**os.environ, "TF_CONFIG": json.dumps(
+        temporary = Path(root).parent / f"worker-{index}-tmp"   # a killed worker's checkpoint copy stays here
+        temporary.mkdir(exist_ok=True)
+        environment = {**os.environ, "TMPDIR": str(temporary), "TF_CONFIG": json.dumps(
             {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})}
         workers.append(subprocess.Popen([sys.executable, str(REPO_ROOT / "python_code" / "segmentation.py"),
                                          "--root", str(root), *options], env=environment, text=True,

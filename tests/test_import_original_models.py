@@ -62,12 +62,12 @@ def restored(folder, network):
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory):
+def imported(module_folder):
     """The original's ordering network and transformer imported into a root (no dataset.json:
     Cityscapes' 19 classes, as the authors' models), and its level-1 synthesis network imported with
     --with-optimizer into the same root (one checkpoint of 56 million weights and their moments is
     enough disk for both questions)."""
-    base = tmp_path_factory.mktemp("import")
+    base = module_folder("import")
     models, root = base / "trainedmodels_of_the_original", base / "root"
     rng = np.random.default_rng(0)
     values, prefixes = {}, {}

@@ -28,8 +28,8 @@ LEVEL1 = (32, 64)
 
 
 @pytest.fixture(scope="module")
-def order_root(searched_small_root, tmp_path_factory):
-    return root_after_steps(searched_small_root, tmp_path_factory.mktemp("order"), train_generate_order, test_generate_order)
+def order_root(searched_small_root, module_folder):
+    return root_after_steps(searched_small_root, module_folder("order"), train_generate_order, test_generate_order)
 
 
 # --- the class order ----------------------------------------------------------------------------

@@ -37,9 +37,9 @@ def test_the_port_computes_the_originals_outputs(network):
 
 
 @pytest.fixture(scope="module")
-def vgg19_root(tmp_path_factory):
+def vgg19_root(module_folder):
     """A root with the VGG19 stand-in both sides computed the synthesis loss with."""
-    root = tmp_path_factory.mktemp("vgg19")
+    root = module_folder("vgg19")
     path = root / vgg_features.VGG19_FILE
     path.parent.mkdir(parents=True)
     vgg_features.write_matconvnet_vgg19(path, reference.seeded_vgg19())

@@ -46,10 +46,10 @@ COARSE_TABLE = {
 
 
 @pytest.fixture(scope="module")
-def coarse_folders(tmp_path_factory):
+def coarse_folders(module_folder):
     """images/, labels/ (coarse class-index PNGs) for six training and two test samples, and the table."""
     samples = shared_path("cityscapes_samples")
-    folder = tmp_path_factory.mktemp("coarse_import")
+    folder = module_folder("coarse_import")
     lookup = np.full(256, 255, np.uint8)
     for train_id, category in enumerate(COARSE_TABLE["classes"]):
         lookup[list(CATEGORIES[category["name"]])] = train_id
@@ -158,11 +158,11 @@ def test_colour_labels_import_through_the_palette(coarse_folders, tmp_path):
 # --- your own layouts ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def trained_demo_root(searched_small_root, tmp_path_factory):
+def trained_demo_root(searched_small_root, module_folder):
     """A small demo root with every data step done and tiny trained models (a few steps each)."""
     from conftest import root_after_steps
 
-    root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("own_layouts"), train_generate_order,
+    root = root_after_steps(searched_small_root, module_folder("own_layouts"), train_generate_order,
                             test_generate_transform, train_generate_transform, test_generate_order)
     test_generate_transform.main(["--root", str(root), "--level", "256"])
     train_generate_synthesis.main(["--root", str(root), "--level", "256", "--sets", "1"])

@@ -109,8 +109,8 @@ def test_top_k_equals_exhaustive_search_on_demo_data(tmp_path, monkeypatch, seed
 # --- the step's files ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def searched_root(tmp_path_factory):
-    root = _demo_root(tmp_path_factory.mktemp("search"), seed=3, train=20, test=3)
+def searched_root(module_folder):
+    root = _demo_root(module_folder("search"), seed=3, train=20, test=3)
     search_segments.main(["--root", str(root)])
     return root
 

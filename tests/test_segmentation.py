@@ -41,8 +41,8 @@ def test_confusion_and_scores_against_a_hand_count():
 
 
 @pytest.fixture(scope="module")
-def segmenter_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("segmenter")
+def segmenter_root(module_folder):
+    root = module_folder("segmenter")
     make_demo_dataset.main(["--root", str(root), "--train", "40", "--test", "8", "--base-height", "32", "--seed", "11"])
     return root
 

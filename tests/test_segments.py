@@ -93,9 +93,9 @@ def test_segment_pixels_are_the_image_under_the_mask():
 
 
 @pytest.fixture(scope="module")
-def small_root(tmp_path_factory):
+def small_root(module_folder):
     import make_demo_dataset
-    root = tmp_path_factory.mktemp("segments")
+    root = module_folder("segments")
     make_demo_dataset.main(["--root", str(root), "--train", "6", "--test", "3", "--base-height", "32"])
     return root
 

@@ -270,8 +270,8 @@ def test_without_any_weights_one_clear_error(tmp_path, monkeypatch):
 # --- training -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def synthesis_root(searched_small_root, tmp_path_factory):
-    root = root_after_steps(searched_small_root, tmp_path_factory.mktemp("synthesis"), test_generate_transform)
+def synthesis_root(searched_small_root, module_folder):
+    root = root_after_steps(searched_small_root, module_folder("synthesis"), test_generate_transform)
     for level in ("256", "512"):
         train_generate_synthesis.main(["--root", str(root), "--level", level, "--sets", "1"])
         test_generate_transform.main(["--root", str(root), "--level", level])

@@ -205,8 +205,8 @@ def test_perturb_moves_a_segment_by_at_most_its_scale_and_shift():
 
 
 @pytest.fixture(scope="module")
-def transform_root(searched_small_root, tmp_path_factory):
-    return root_after_steps(searched_small_root, tmp_path_factory.mktemp("transform"), train_generate_transform, test_generate_transform)
+def transform_root(searched_small_root, module_folder):
+    return root_after_steps(searched_small_root, module_folder("transform"), train_generate_transform, test_generate_transform)
 
 
 def test_training_pairs_hold_true_cuts_and_their_perturbations(transform_root):
