@@ -2,10 +2,13 @@
 nearest neighbour, bwlabel's numbering, edge(..., 'Sobel', 0) and imdilate with a square (each
 compared with MATLAB's results under Octave; tests/test_matlab_image_ops.py)."""
 
+import functools
+
 import numpy as np
 import scipy.ndimage
 
 
+@functools.lru_cache(maxsize=64)   # the steps resize many masks between the same few sizes
 def _matlab_nearest_indices(in_size, out_size):
     """Source index (0-based) of each output pixel, with MATLAB's own double arithmetic.
 
@@ -18,8 +21,9 @@ def _matlab_nearest_indices(in_size, out_size):
     candidates = np.floor(u - 0.5)[:, None] + np.arange(3)[None, :]
     offset = u[:, None] - candidates
     first_inside = np.argmax((offset >= -0.5) & (offset < 0.5), axis=1)
-    chosen = candidates[np.arange(out_size), first_inside].astype(np.int64) - 1
-    return np.clip(chosen, 0, in_size - 1)
+    chosen = np.clip(candidates[np.arange(out_size), first_inside].astype(np.int64) - 1, 0, in_size - 1)
+    chosen.flags.writeable = False   # shared by every caller through the cache
+    return chosen
 
 
 def resize_nearest(array, shape):
@@ -30,7 +34,7 @@ def resize_nearest(array, shape):
     array = np.asarray(array)
     rows = _matlab_nearest_indices(array.shape[0], shape[0])
     cols = _matlab_nearest_indices(array.shape[1], shape[1])
-    return array[rows[:, None], cols[None, :]]
+    return array.take(rows, axis=0).take(cols, axis=1)   # one axis at a time: far faster than a 2-D gather
 
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)

@@ -72,6 +72,33 @@ def test_elision_whitens_about_half_of_the_boundary_band_and_nothing_else(inside
     np.testing.assert_array_equal(elided[~white], piece[~white])
 
 
+@pytest.mark.parametrize("width", [1, 2, 5, 12])
+def test_the_boundary_band_computed_in_the_masks_box_equals_the_whole_images(width):
+    rng = np.random.default_rng(width)
+    for _ in range(20):   # blobs anywhere, touching the borders and the corners too
+        mask = np.zeros(SHAPE, bool)
+        for _ in range(rng.integers(1, 4)):
+            top, left = rng.integers(-5, SHAPE[0]), rng.integers(-5, SHAPE[1])
+            mask[max(top, 0):top + rng.integers(1, 30), max(left, 0):left + rng.integers(1, 40)] = True
+        mask &= rng.random(SHAPE) < 0.9   # ragged edges and holes
+        whole = matlab_image_ops.dilate_square(matlab_image_ops.sobel_edge(mask), width)
+        np.testing.assert_array_equal(canvas_ops.boundary_band(mask, width), whole)
+    assert not canvas_ops.boundary_band(np.zeros(SHAPE, bool), width).any()
+
+
+def test_content_and_paste_keep_the_sum_rule_and_the_whole_images_result():
+    rng = np.random.default_rng(0)
+    bright = np.zeros(SHAPE + (3,), np.uint8)
+    bright[3:9, 4:20] = (128, 128, 0)   # a uint8 sum would wrap round to 0
+    np.testing.assert_array_equal(canvas_ops.content_mask(bright), bright.astype(int).sum(axis=2) > 0)
+    piece = np.where(rng.random(SHAPE + (1,)) < 0.3, rng.random(SHAPE + (3,)), 0.0)
+    piece[5, 5] = (0.0, -0.25, 0.25)   # sums to 0: no content, as the original's sum(..., 3) > 0
+    np.testing.assert_array_equal(canvas_ops.content_mask(piece), piece.sum(axis=2) > 0)
+    canvas, region = rng.random(SHAPE + (3,)), rng.random(SHAPE) < 0.1
+    expected = np.where((canvas_ops.content_mask(piece) | region)[:, :, None], piece, canvas)
+    np.testing.assert_array_equal(canvas_ops.paste(canvas.copy(), piece, region), expected)
+
+
 # --- the test canvas on constructed scenes -------------------------------------------------------
 
 def _block(top, bottom, left, right):
