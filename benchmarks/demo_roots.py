@@ -6,20 +6,45 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 import command_line   # the benchmarks import script_setup first, which puts data_prep on the path
 import folders
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def benchmark_parser(doc, demo_seed):
+def benchmark_parser(doc, demo_seed=None, demo_seeds=None):
     """The command line every benchmark with a demo root of its own starts with: --root and
-    --demo-seed (default demo_seed)."""
+    --demo-seed (default demo_seed), or --seeds (default demo_seeds) for those that judge on several."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     command_line.add_root_argument(parser)
-    parser.add_argument("--demo-seed", type=int, default=demo_seed,
-                        help=f"seed of the benchmark's demo data (default {demo_seed})")
+    if demo_seeds is None:
+        parser.add_argument("--demo-seed", type=int, default=demo_seed,
+                            help=f"seed of the benchmark's demo data (default {demo_seed})")
+    else:
+        parser.add_argument("--seeds", type=seed_list, nargs="+", default=[demo_seeds],
+                            help="demo seeds, each a root ROOT/seed_S of its own (A,B,C or A B C; default "
+                                 f"{','.join(map(str, demo_seeds))})")
     return parser
+
+
+def seed_list(text):
+    try:
+        return [int(seed) for seed in text.split(",") if seed]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of seeds: {text!r}") from None
+
+
+def chosen_seeds(args):
+    """The seeds of --seeds, in order, once each."""
+    return list(dict.fromkeys(seed for group in args.seeds for seed in group))
+
+
+def mean_and_spread(values):
+    """(mean, sample standard deviation; 0 for one value)."""
+    values = np.asarray(values, np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def prepare_demo_root(root, demo_seed, preset):

@@ -1,11 +1,13 @@
 """How well each aligner fits the retrieved segments to the query: none, affine (transformation.py)
 and appearance flow (appearance_flow.py), on the demo test set at level 512.
 
-1. A demo root of its own (run_demo.sh up to the canvases, SIMS_DEMO_STOP_AFTER=canvases, with a
-   demo seed that neither the tests nor the demo use); a root that has them already is reused.
-2. ROOT/eval_alignment: a variant root sharing ROOT's data and ordering predictions through
-   symbolic links, with its own models; there both aligners are trained for the same --steps (each
-   at its script's learning rate unless --learning-rate) and tested.
+1. Per demo seed of --seeds (seeds that neither the tests nor the demo use, and that the flow's
+   settings were not chosen on), a root of its own, ROOT/seed_S (run_demo.sh up to the canvases,
+   SIMS_DEMO_STOP_AFTER=canvases); a root that has them already is reused.
+2. Per aligner, a variant root ROOT/seed_S/eval_alignment/<aligner and settings> sharing the seed
+   root's data and ordering predictions through symbolic links, with its own models; there the
+   aligner is trained for --steps (at its script's learning rate unless --learning-rate; the flow
+   with --outside-weight and --smoothness-weight) and tested. Settings already run are reused.
 3. Per aligner, over every retrieved segment of every test image: the IoU between the aligned
    segment's mask (its non-black pixels) and its query mask; the mean absolute error (0..255)
    inside the query mask between the aligned segment and the ground-truth test image (RGB512Full;
@@ -13,7 +15,10 @@ and appearance flow (appearance_flow.py), on the demo test set at level 512.
    overlaps the query more than the unaligned one (those the canvas keeps); and the LPIPS of the canvases
    test_generate_canvas.py makes with that aligner (which keeps an aligned segment only where it
    overlaps its query more than the unaligned one) against the ground truth.
-Last line: `flow_mask_iou=<x> affine_mask_iou=<y> none_mask_iou=<z>`.
+4. Each seed's table, then every figure's mean and standard deviation over the seeds.
+Last lines: `flow_canvas_lpips=<mean> affine_canvas_lpips=<mean> flow_beats_affine=<true|false>` (true
+when the flow's mean is lower by more than the larger of the two spreads), then
+`flow_mask_iou=<x> affine_mask_iou=<y> none_mask_iou=<z>` (means).
 """
 
 import logging
@@ -35,7 +40,8 @@ import evaluate  # noqa: E402
 import file_io  # noqa: E402
 import folders  # noqa: E402
 import test_generate_canvas  # noqa: E402
-from demo_roots import benchmark_parser, prepare_demo_root, variant_root  # noqa: E402
+import appearance_flow  # noqa: E402
+from demo_roots import benchmark_parser, chosen_seeds, mean_and_spread, prepare_demo_root, variant_root  # noqa: E402
 
 LOG = logging.getLogger("sims")
 LEVEL_NAME = "512"   # the aligners work at level 2
@@ -43,14 +49,24 @@ ALIGNERS = ("none", "affine", "flow")
 SCRIPTS = {"affine": "transformation.py", "flow": "appearance_flow.py"}
 
 
-def train_and_test_aligners(variant, steps, learning_rate, seed):
-    for script in SCRIPTS.values():
-        rate = ["--learning-rate", str(learning_rate)] if learning_rate else []
-        for phase in (["--train", "--max-steps", str(steps), "--save-every", str(steps), "--seed", str(seed), *rate],
-                      ["--test"]):
-            command = [sys.executable, str(REPO_ROOT / "python_code" / script), "--root", str(variant), *phase]
-            LOG.info("%s", " ".join(command))
-            subprocess.run(command, check=True)
+def aligner_variant(root, aligner, args):
+    """ROOT/eval_alignment/<aligner and its training settings>: a variant root per aligner and
+    settings, so that runs with other settings train anew and those with the same are reused."""
+    name = f"{aligner}_{args.steps}_steps" + (f"_rate_{args.learning_rate:g}" if args.learning_rate else "")
+    if aligner == "flow":
+        name += f"_outside_{args.outside_weight:g}_smoothness_{args.smoothness_weight:g}"
+    return variant_root(root, f"eval_alignment/{name}", linked=(folders.VGG19_FILE, folders.ORDER_PREDICTIONS))
+
+
+def train_and_test(variant, aligner, args):
+    options = ["--learning-rate", str(args.learning_rate)] if args.learning_rate else []
+    if aligner == "flow":
+        options += ["--outside-weight", str(args.outside_weight), "--smoothness-weight", str(args.smoothness_weight)]
+    for phase in (["--train", "--max-steps", str(args.steps), "--save-every", str(args.steps), "--seed",
+                   str(args.seed), *options], ["--test"]):
+        command = [sys.executable, str(REPO_ROOT / "python_code" / SCRIPTS[aligner]), "--root", str(variant), *phase]
+        LOG.info("%s", " ".join(command))
+        subprocess.run(command, check=True)
 
 
 def aligner_scores(root, aligner, lpips):
@@ -74,25 +90,47 @@ def aligner_scores(root, aligner, lpips):
     return np.mean(ious), np.mean(errors), np.mean(kept), np.mean(perceptual), len(ious)
 
 
+def seed_scores(root, demo_seed, args, lpips):
+    """{aligner: scores} on one demo seed's root (built and trained when not done yet)."""
+    prepare_demo_root(root, demo_seed, "quick")
+    scores = {}
+    for aligner in SCRIPTS:
+        variant = aligner_variant(root, aligner, args)
+        train_and_test(variant, aligner, args)
+        scores[aligner] = aligner_scores(variant, aligner, lpips)
+    scores["none"] = aligner_scores(variant, "none", lpips)
+    return {aligner: scores[aligner] for aligner in ALIGNERS}
+
+
 def main(argv=None):
-    parser = benchmark_parser(__doc__, demo_seed=2016)
+    parser = benchmark_parser(__doc__, demo_seeds=(2021, 2022, 2023))
     parser.add_argument("--steps", type=command_line.positive_int, default=1000, help="training steps of each aligner")
     parser.add_argument("--learning-rate", type=float,
                         help="one rate for both (default: each script's, 1e-5 affine as the original, 1e-4 flow)")
     parser.add_argument("--seed", type=int, default=0, help="training seed of both")
+    parser.add_argument("--outside-weight", type=float, default=appearance_flow.OUTSIDE_WEIGHT,
+                        help=f"the flow's --outside-weight (default {appearance_flow.OUTSIDE_WEIGHT:g})")
+    parser.add_argument("--smoothness-weight", type=float, default=appearance_flow.SMOOTHNESS_WEIGHT,
+                        help=f"the flow's --smoothness-weight (default {appearance_flow.SMOOTHNESS_WEIGHT:g})")
     args = parser.parse_args(argv)
-    root = args.root.resolve()
-    prepare_demo_root(root, args.demo_seed, "quick")
-    variant = variant_root(root, "eval_alignment", linked=(folders.VGG19_FILE, folders.ORDER_PREDICTIONS))
-    train_and_test_aligners(variant, args.steps, args.learning_rate, args.seed)
-    lpips = evaluate.Lpips()
-    scores = {aligner: aligner_scores(variant, aligner, lpips) for aligner in ALIGNERS}
-    print(f"demo seed {args.demo_seed}, base height {data_root.load_sizes(root).base_height}, level {LEVEL_NAME}; "
-          f"{args.steps} training steps each, learning rate {args.learning_rate or 'of each script'}, seed {args.seed}")
-    print(f"{'aligner':<10} {'segments':>8} {'mask IoU':>9} {'L1 in query':>12} {'kept':>6} {'canvas LPIPS':>13}")
-    for aligner, (iou, error, kept, perceptual, count) in scores.items():
-        print(f"{aligner:<10} {count:>8} {iou:>9.3f} {error:>12.2f} {kept:>6.2f} {perceptual:>13.3f}")
-    print(" ".join(f"{aligner}_mask_iou={scores[aligner][0]:.4f}" for aligner in ("flow", "affine", "none")))
+    lpips, seeds = evaluate.Lpips(), chosen_seeds(args)
+    scores = {seed: seed_scores(args.root.resolve() / f"seed_{seed}", seed, args, lpips) for seed in seeds}
+    print(f"demo seeds {', '.join(map(str, seeds))} (a root each in {args.root}/seed_S), level {LEVEL_NAME}; "
+          f"{args.steps} training steps each, learning rate {args.learning_rate or 'of each script'}, seed {args.seed}; "
+          f"flow: outside weight {args.outside_weight:g}, smoothness weight {args.smoothness_weight:g}")
+    print(f"{'seed':>6} {'aligner':<8} {'segments':>8} {'mask IoU':>9} {'L1 in query':>12} {'kept':>6} {'canvas LPIPS':>13}")
+    for seed in seeds:
+        for aligner, (iou, error, kept, perceptual, count) in scores[seed].items():
+            print(f"{seed:>6} {aligner:<8} {count:>8} {iou:>9.3f} {error:>12.2f} {kept:>6.2f} {perceptual:>13.3f}")
+    summary = {aligner: [mean_and_spread([scores[seed][aligner][figure] for seed in seeds]) for figure in range(4)]
+               for aligner in ALIGNERS}
+    print(f"mean (standard deviation) over {len(seeds)} seeds:")
+    for aligner, figures in summary.items():
+        print(f"{'':>6} {aligner:<8} {'':>8} " + " ".join(f"{mean:.3f} ({spread:.3f})" for mean, spread in figures))
+    (flow_lpips, flow_sd), (affine_lpips, affine_sd) = summary["flow"][3], summary["affine"][3]
+    print(f"flow_canvas_lpips={flow_lpips:.4f} affine_canvas_lpips={affine_lpips:.4f} "
+          f"flow_beats_affine={str(affine_lpips - flow_lpips > max(flow_sd, affine_sd)).lower()}")
+    print(" ".join(f"{aligner}_mask_iou={summary[aligner][0][0]:.4f}" for aligner in ("flow", "affine", "none")))
 
 
 if __name__ == "__main__":

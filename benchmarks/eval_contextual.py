@@ -1,17 +1,21 @@
 """What the contextual loss option is worth: the synthesis network trained without and with it.
 
-1. A demo root of its own (run_demo.sh's steps up to the canvases of levels 256 and 512, with
-   SIMS_DEMO_STOP_AFTER=canvases and a demo seed that neither the tests nor the demo use); a root
-   that has them already is reused.
-2. Two variant roots inside it (ROOT/eval_contextual/without, .../with) that share its data through
+1. Per demo seed of --seeds (seeds that neither the tests nor the demo use, and that the term's
+   settings were not chosen on), a root of its own, ROOT/seed_S (run_demo.sh's steps up to the
+   canvases of levels 256 and 512, SIMS_DEMO_STOP_AFTER=canvases); a root that has them is reused.
+2. Two variant roots inside each (ROOT/seed_S/eval_contextual/without_..., .../with_..., their
+   settings in the names, so runs with the same settings are reused) that share its data through
    symbolic links and have their own trainedmodels/ and result/. In each, level 1 then level 2 is
    trained with the same seed, steps and fixed learning rate, the only difference being
    --contextual-weight (and its other options); level 2 then paints the test canvases.
-3. python_code/evaluate.py's scores (PSNR, SSIM, LPIPS) of both against the same ground truth.
+3. python_code/evaluate.py's scores (PSNR, SSIM, LPIPS) of both against the same ground truth, per
+   seed, then their mean and standard deviation over the seeds.
 4. The extra seconds per level-2 training step that the term costs, in this process on a batch of
    the root's own samples, and the term alone (forward and backward) at the original's level-2 size
    (512x1024: conv3_2 and conv4_2 pooled to at most --max-positions positions).
-Last line: `contextual_lpips_delta=<with - without>` (negative: the term helped).
+Last lines: `contextual_beats_plain=<true|false> contextual_lpips_delta_sd=<s>` (true when the mean
+LPIPS with the term is lower by more than the larger spread), then `contextual_lpips_delta=<mean of
+with - without>` (negative: the term helped).
 """
 
 import argparse
@@ -37,7 +41,7 @@ import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
 from contextual_loss import ContextualLoss  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
-from demo_roots import benchmark_parser, prepare_demo_root, variant_root  # noqa: E402
+from demo_roots import benchmark_parser, chosen_seeds, mean_and_spread, prepare_demo_root, variant_root  # noqa: E402
 from vgg_features import load_vgg  # noqa: E402
 
 LOG = logging.getLogger("sims")
@@ -101,8 +105,34 @@ def term_seconds_at_original_size(contextual, repeats=3):
     return (time.perf_counter() - start) / repeats
 
 
+def variant_name(name, args):
+    """The variant's folder: its settings in the name, so runs with other settings train anew."""
+    common = f"{args.steps_256}_{args.steps_512}_steps_rate_{args.learning_rate:g}_seed_{args.training_seed}"
+    if name == "without":
+        return f"eval_contextual/without_{common}"
+    return (f"eval_contextual/with_{common}_weight_{args.weight:g}_layers_{args.layers.replace(',', '+')}"
+            f"_bandwidth_{args.bandwidth:g}_positions_{args.max_positions}")
+
+
+def seed_table(root, demo_seed, args, contextual_options, lpips):
+    """[(row, images, PSNR, SSIM, LPIPS, |x - canvas|)] of both variants and the canvas on one seed."""
+    prepare_demo_root(root, demo_seed, "long")   # levels 256 and 512
+    table = []
+    for name in VARIANTS:
+        variant = variant_root(root, variant_name(name, args))
+        started = time.perf_counter()
+        train_and_test(variant, args, contextual_options[name])
+        LOG.info("seed %d, %s: trained and tested in %.0f s", demo_seed, name, time.perf_counter() - started)
+        for row in evaluate.method_scores(variant, "512", lpips)[0]:
+            if row[0].startswith("SIMS"):
+                table.append((f"SIMS, {name} contextual", *row[1:]))
+            elif row[0] == "canvas alone" and name == VARIANTS[0]:
+                canvas_row = row
+    return table + [canvas_row]
+
+
 def main(argv=None):
-    parser = benchmark_parser(__doc__, demo_seed=2018)
+    parser = benchmark_parser(__doc__, demo_seeds=(2024, 2025, 2026))
     parser.add_argument("--training-seed", type=int, default=0, help="seed of both variants' training")
     parser.add_argument("--steps-256", type=command_line.positive_int, default=600, help="level-1 training steps")
     parser.add_argument("--steps-512", type=command_line.positive_int, default=300, help="level-2 training steps")
@@ -114,36 +144,36 @@ def main(argv=None):
     parser.add_argument("--bandwidth", type=float, default=0.5, help="--contextual-bandwidth")
     parser.add_argument("--max-positions", type=command_line.positive_int, default=4096, help="--contextual-max-positions")
     args = parser.parse_args(argv)
-    root = args.root.resolve()
-    prepare_demo_root(root, args.demo_seed, "long")   # levels 256 and 512
+    seeds = chosen_seeds(args)
     contextual = ContextualLoss(args.weight, tuple(args.layers.split(",")), args.bandwidth, args.max_positions)
     contextual_options = {"without": [], "with": [
         "--contextual-weight", args.weight, "--contextual-layers", args.layers,
         "--contextual-bandwidth", args.bandwidth, "--contextual-max-positions", args.max_positions]}
     lpips = evaluate.Lpips()
-    table = []
-    for name in VARIANTS:
-        variant = variant_root(root, f"eval_contextual/{name}")
-        started = time.perf_counter()
-        train_and_test(variant, args, contextual_options[name])
-        LOG.info("%s: trained and tested in %.0f s", name, time.perf_counter() - started)
-        for row in evaluate.method_scores(variant, "512", lpips)[0]:
-            if row[0].startswith("SIMS"):
-                table.append((f"SIMS, {name} contextual", *row[1:]))
-            elif row[0] == "canvas alone" and name == VARIANTS[0]:
-                canvas_row = row
-    table.append(canvas_row)
-    plain, with_term = (seconds_per_step(root, loss) for loss in (None, contextual))
+    roots = {seed: args.root.resolve() / f"seed_{seed}" for seed in seeds}
+    tables = {seed: seed_table(roots[seed], seed, args, contextual_options, lpips) for seed in seeds}
+    plain, with_term = (seconds_per_step(roots[seeds[0]], loss) for loss in (None, contextual))
     alone = term_seconds_at_original_size(contextual)
-    print(f"demo seed {args.demo_seed}, base height {data_root.load_sizes(root).base_height}; level 256 "
+    print(f"demo seeds {', '.join(map(str, seeds))} (a root each in {args.root}/seed_S); level 256 "
           f"{args.steps_256} steps, level 512 {args.steps_512} steps, learning rate {args.learning_rate:g}, "
           f"training seed {args.training_seed}; contextual weight {args.weight:g}, layers {args.layers}, "
           f"bandwidth {args.bandwidth:g}, max positions {args.max_positions}")
-    print(evaluate.format_table(table))
+    for seed in seeds:
+        print(f"demo seed {seed}:")
+        print(evaluate.format_table(tables[seed]))
+    print(f"mean (standard deviation) over {len(seeds)} seeds:")
+    for index, (row, *_) in enumerate(tables[seeds[0]]):
+        figures = [mean_and_spread([tables[seed][index][column] for seed in seeds]) for column in (2, 3, 4, 5)]
+        print(f"{row:<28} " + " ".join(f"{mean:.3f} ({spread:.3f})" for mean, spread in figures))
     print(f"level-2 training step: {plain:.3f} s without, {with_term:.3f} s with the term "
           f"(+{with_term - plain:.3f} s, x{with_term / plain:.2f})")
     print(f"the term alone, forward and backward, at the original's 512x1024: {alone:.3f} s")
-    print(f"contextual_lpips_delta={table[1][4] - table[0][4]:+.4f}")
+    deltas = [tables[seed][1][4] - tables[seed][0][4] for seed in seeds]
+    (without, without_sd), (with_lpips, with_sd) = (mean_and_spread([tables[seed][row][4] for seed in seeds])
+                                                    for row in (0, 1))
+    print(f"contextual_beats_plain={str(without - with_lpips > max(without_sd, with_sd)).lower()} "
+          f"contextual_lpips_delta_sd={mean_and_spread(deltas)[1]:.4f}")
+    print(f"contextual_lpips_delta={mean_and_spread(deltas)[0]:+.4f}")
 
 
 if __name__ == "__main__":

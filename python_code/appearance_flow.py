@@ -5,7 +5,8 @@ Training (training_phase = True, or --train): the transformer's training data, r
 (transformation.sample_reader: up to NUM_PROPOSALS perturbed segments of one random set of each of
 --batch-size images from traindata/transform/transform_512/SS/NAME.mat); the warped segments must
 rebuild the real image (traindata/RGB512Full) inside their true masks, and the total variation of
-the offsets keeps the field smooth. Checkpoints and TensorBoard logs go to
+the offsets keeps the field smooth, and with --outside-weight a term on what the warped segments put
+outside their masks (which the rebuild loss does not see) keeps them in place. Checkpoints and TensorBoard logs go to
 trainedmodels/appearance_flow/; an interrupted run continues from the last checkpoint.
 Test (training_phase = False, or --test): every testdata/transform/transform_512/NAME.mat is
 warped into result/transform/appearance_flow_512/NAME.mat (`transferred`, NxHxWx3 uint8, as the
@@ -16,6 +17,7 @@ transformer writes); data_prep/test_generate_canvas.py --aligner flow pastes the
 training_phase = False
 LEARNING_RATE = 1e-4       # the transformer's 1e-5 barely moves a field that starts at zero
 SMOOTHNESS_WEIGHT = 1.0    # x the mean |difference| of neighbouring offsets (pixels per pixel)
+OUTSIDE_WEIGHT = 0.0       # x what the warped segments put outside their masks (flow_network.spill); 0: off
 EPOCHS = 100
 SAVE_EVERY = 200           # steps between checkpoints
 
@@ -36,8 +38,10 @@ def train(args, steps):
         network = FlowNetwork(input_scale=2, class_count=args.classes.count)
         optimizer = distribution.adam(args.learning_rate)
     training.train(args, training.TrainingJob("appearance flow", args.root / MODEL_FOLDER, network, optimizer,
-                                              read_sample, lambda batch: batch_losses(network, batch, args.smoothness_weight),
-                                              options={"smoothness_weight": args.smoothness_weight}), steps)
+                                              read_sample, lambda batch: batch_losses(network, batch, args.smoothness_weight,
+                                                                                      args.outside_weight),
+                                              options={"smoothness_weight": args.smoothness_weight,
+                                                       "outside_weight": args.outside_weight}), steps)
 
 
 def test(args):
@@ -51,6 +55,9 @@ def main(argv=None):
     def flow_options(parser):
         parser.add_argument("--smoothness-weight", type=command_line.non_negative_float, default=SMOOTHNESS_WEIGHT,
                             help=f"weight of the offsets' total variation (default {SMOOTHNESS_WEIGHT:g})")
+        parser.add_argument("--outside-weight", type=command_line.non_negative_float, default=OUTSIDE_WEIGHT,
+                            help="weight of what the warped segments put outside their masks, in the "
+                                 f"alignment loss's units (default {OUTSIDE_WEIGHT:g}: off)")
         training.add_output_rounding_argument(parser)
 
     script = training.NetworkScript(__doc__, EPOCHS, SAVE_EVERY, transformation.TRAIN_IMAGES,

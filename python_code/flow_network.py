@@ -15,7 +15,7 @@ flow_warp: bilinear, zeros off the image). A zero field is the identity, so trai
 
 import tensorflow as tf
 
-from network_blocks import ConvStack, pool
+from network_blocks import ConvStack, merge_first_axes, pool
 from spatial_transformer import flow_warp
 from transform_network import aligner_input, transform_loss, warp_training_batch
 
@@ -59,12 +59,27 @@ def total_variation(offsets):
     return across + down
 
 
-def batch_losses(network, batch, smoothness_weight):
-    """({"alignment", "smoothness", "total": [B]}, {}) of a training batch (transform_network.
-    warp_training_batch): the transformer's loss on the warped proposals, plus smoothness_weight x
-    the total variation of the offsets averaged over the image's proposals (the padding ones
-    included, which only pulls their unused fields towards zero)."""
+def spill(support, offsets, masks):
+    """Per image [B]: what the warped segments cover outside their own target masks, in the alignment
+    loss's 0..255 units: 255 x that area over the masks' area (+1, as the alignment loss), so a pixel
+    put outside its mask costs as much as a wholly wrong pixel inside it. support [B,P,H,W,1]: where
+    each proposal has content, warped with its offsets [B*P,H,W,2]; masks [B,P,H,W,1]."""
+    warped = tf.reshape(flow_warp(merge_first_axes(support), offsets), tf.shape(support))
+    outside = tf.reduce_sum(warped * (1.0 - masks), axis=[1, 2, 3, 4])
+    return 255.0 * outside / (tf.reduce_sum(masks, axis=[1, 2, 3, 4]) + 1.0)
+
+
+def batch_losses(network, batch, smoothness_weight, outside_weight=0.0):
+    """({"alignment", "smoothness", "outside", "total": [B]}, {}) of a training batch (transform_network.
+    warp_training_batch): the transformer's loss on the warped proposals, which sees only the pixels
+    inside the target masks; smoothness_weight x the total variation of the offsets averaged over
+    the image's proposals (the padding ones included, which only pulls their unused fields towards
+    zero); and outside_weight x the spill, what the warped segments put outside their masks."""
     warped, offsets, masks, real_image = warp_training_batch(network, batch)
     alignment = transform_loss(real_image, warped, masks)
     smoothness = smoothness_weight * tf.reduce_mean(tf.reshape(total_variation(offsets), tf.shape(masks)[:2]), axis=1)
-    return {"alignment": alignment, "smoothness": smoothness, "total": alignment + smoothness}, {}
+    losses = {"alignment": alignment, "smoothness": smoothness}
+    if outside_weight:
+        support = tf.cast(tf.reduce_max(batch["proposals"], axis=-1, keepdims=True) > 0, tf.float32)
+        losses["outside"] = outside_weight * spill(support, offsets, masks)
+    return {**losses, "total": tf.add_n(list(losses.values()))}, {}

@@ -332,7 +332,7 @@ def _train(args, job, steps, chief):
 
 TRAINING_OPTIONS_RECORD = "training_options.json"   # in a model folder: options a resumed run must keep
 # what folders trained before the record (or before an option) had
-TRAINING_OPTION_DEFAULTS = {"batch_size": 1, "contextual_weight": 0.0}
+TRAINING_OPTION_DEFAULTS = {"batch_size": 1, "contextual_weight": 0.0, "outside_weight": 0.0}
 
 
 def check_training_options(folder, options, training_starts=False):

@@ -16,7 +16,7 @@ import train_generate_transform
 import training
 import transformation
 from conftest import root_after_steps
-from flow_network import FlowNetwork, batch_losses, total_variation
+from flow_network import FlowNetwork, batch_losses, spill, total_variation
 from network_blocks import one_hot_labels
 from spatial_transformer import affine_warp, flow_warp
 from transform_network import TransformNetwork
@@ -81,6 +81,22 @@ def test_the_smoothness_term_is_the_total_variation_of_the_offsets():
     offsets = np.zeros((2, 4, 5, 2), np.float32)
     offsets[1, :, 3:, 0] = 2.0   # one step of 2 pixels across, in dx
     np.testing.assert_allclose(total_variation(tf.constant(offsets)).numpy(), [0.0, 2.0 * 4 / (4 * 4 * 2)])
+
+
+def test_the_outside_term_counts_what_the_warped_segment_puts_outside_its_mask():
+    support = np.zeros((1, 2, 6, 8, 1), np.float32)   # one image, two proposals
+    masks = np.zeros_like(support)
+    support[0, 0, 1:3, 1:3] = 1.0    # 4 pixels, their mask the same place: nothing outside
+    masks[0, 0, 1:3, 1:3] = 1.0
+    support[0, 1, 3:5, 0:2] = 1.0    # 4 pixels, 2 of them moved off their mask by the flow below
+    masks[0, 1, 3:5, 1:3] = 1.0
+    offsets = np.zeros((2, 6, 8, 2), np.float32)
+    offsets[1, ..., 0] = -1.0        # the second samples one pixel to its left: moved right, onto its mask
+    np.testing.assert_allclose(spill(tf.constant(support), tf.constant(offsets), tf.constant(masks)).numpy(),
+                               [255.0 * 0 / 9])
+    offsets[1, ..., 0] = 0.0         # unmoved: its left column (2 pixels) lies outside its mask
+    np.testing.assert_allclose(spill(tf.constant(support), tf.constant(offsets), tf.constant(masks)).numpy(),
+                               [255.0 * 2 / 9])
 
 
 def _bent_task(rng, count=4):
