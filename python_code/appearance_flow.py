@@ -17,7 +17,7 @@ transformer writes); data_prep/test_generate_canvas.py --aligner flow pastes the
 training_phase = False
 LEARNING_RATE = 1e-4       # the transformer's 1e-5 barely moves a field that starts at zero
 SMOOTHNESS_WEIGHT = 1.0    # x the mean |difference| of neighbouring offsets (pixels per pixel)
-OUTSIDE_WEIGHT = 0.0       # x what the warped segments put outside their masks (flow_network.spill); 0: off
+OUTSIDE_WEIGHT = 1.0       # x what the warped segments put outside their masks (flow_network.spill)
 EPOCHS = 100
 SAVE_EVERY = 200           # steps between checkpoints
 
@@ -57,7 +57,7 @@ def main(argv=None):
                             help=f"weight of the offsets' total variation (default {SMOOTHNESS_WEIGHT:g})")
         parser.add_argument("--outside-weight", type=command_line.non_negative_float, default=OUTSIDE_WEIGHT,
                             help="weight of what the warped segments put outside their masks, in the "
-                                 f"alignment loss's units (default {OUTSIDE_WEIGHT:g}: off)")
+                                 f"alignment loss's units (default {OUTSIDE_WEIGHT:g}; 0: off)")
         training.add_output_rounding_argument(parser)
 
     script = training.NetworkScript(__doc__, EPOCHS, SAVE_EVERY, transformation.TRAIN_IMAGES,
