@@ -88,18 +88,20 @@ def megabytes(root, relative_folders):
                if path.is_file()) / 1e6
 
 
+def link_tree(source, root, keep):
+    """ROOT: hard links to the files of SOURCE whose relative path `keep` accepts."""
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if path.is_file() and keep(relative):
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, root / relative)
+
+
 def link_bank(source, root, bank):
     """A root of hard links to SOURCE's inputs: every test file, the first `bank` training images."""
-    keep = {data_root.image_name(image_id)
-            for image_id in sorted(data_root.list_image_ids(source / folders.TRAIN_LABELS))[:bank]}
-    for path in sorted(source.rglob("*")):
-        if path.is_dir():
-            continue
-        relative = path.relative_to(source)
-        if relative.parts[0] == "traindata" and path.stem not in keep:
-            continue
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        os.link(path, root / relative)
+    names = {data_root.image_name(image_id)
+             for image_id in sorted(data_root.list_image_ids(source / folders.TRAIN_LABELS))[:bank]}
+    link_tree(source, root, lambda relative: relative.parts[0] != "traindata" or relative.stem in names)
 
 
 def measure_bank(root, sample):
@@ -174,11 +176,8 @@ def compare_with(commit, source_root, sample):
             seconds = {}
             for side, code in (("old", old_code / "data_prep"), ("new", REPO_ROOT / "data_prep")):
                 root = folder / f"{name}_{side}"
-                for path in sorted(source_root.rglob("*")):
-                    relative = path.relative_to(source_root)
-                    if path.is_file() and not any(str(relative).startswith(output) for output in outputs):
-                        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-                        os.link(path, root / relative)
+                link_tree(source_root, root, lambda relative: not any(str(relative).startswith(output)
+                                                                       for output in outputs))
                 start = time.perf_counter()
                 subprocess.run([sys.executable, str(code / f"{name}.py"), "--root", str(root), "--level", "512",
                                 "--workers", "1", *extra], check=True, capture_output=True)

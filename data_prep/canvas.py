@@ -39,6 +39,15 @@ def box_around(mask, margin):
             slice(max(cols[0] - margin, 0), cols[-1] + margin + 1))
 
 
+def masked(pixels, mask, divisor=1.0):
+    """pixels / divisor under the mask, 0 elsewhere (float), computed in the mask's box only."""
+    piece = np.zeros(mask.shape + pixels.shape[2:])
+    box = box_around(mask, 0)
+    if box is not None:
+        piece[box] = pixels[box] / divisor * mask[box][:, :, None]
+    return piece
+
+
 def boundary_band(mask, width):
     """The Sobel edge of a mask dilated by a square of the given width. Computed in the mask's box
     grown by the width and 2 pixels, which gives the whole image's result exactly: the edge lies

@@ -236,10 +236,7 @@ def compose_canvas(layout_index, segments, front_of, source_label, rng, classes,
             piece, landing = segments.answer[j], untransformed  # the aligner made the fit worse
         landing = landing & ~cut_by_order(landing, fill_region, segments.original_index[j], class_id, front_of,
                                           number if original_ordering_cut else None)
-        scaled, box = np.zeros(shape + (3,)), canvas_ops.box_around(landing, 0)
-        if box is not None:   # in the box only: the rest is 0 either way
-            scaled[box] = piece[box] / 255.0 * landing[box][:, :, None]
-        piece = scaled
+        piece = canvas_ops.masked(piece, landing, 255.0)
         label[landing] = class_id - 1
         fill_region[landing] = (segments.original_index[j], class_id)
 

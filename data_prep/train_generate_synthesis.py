@@ -112,13 +112,9 @@ def canvas_piece(image, valid, retrieved_shape, query_up, recolour_from=None):
     """The image's own pixels under `valid`; recoloured (recolour_from: the retrieved image), the
     query's box holds the whole image recoloured under the retrieved shape, as the original, so
     the piece may reach past the segment where that shape overshoots it."""
-    piece = np.zeros(image.shape)
-    box = canvas_ops.box_around(valid, 0)
-    if box is not None:   # the product in the box only: the rest is 0 either way
-        piece[box] = image[box] * valid[box][:, :, None]
+    piece = canvas_ops.masked(image, valid)
     if recolour_from is not None:
-        rows, cols = np.nonzero(query_up)
-        box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        box = canvas_ops.box_around(query_up, 0)
         piece[box] = colour_transfer.transfer_image(image[box], recolour_from[box]) * retrieved_shape[box][:, :, None]
     return piece
 
