@@ -47,12 +47,13 @@ def mean_and_spread(values):
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
-def prepare_demo_root(root, demo_seed, preset):
-    """run_demo.sh (its preset's levels) on ROOT up to the canvases, with its own demo seed; it
-    skips what is already done."""
+def prepare_demo_root(root, demo_seed, preset, base_height=None):
+    """run_demo.sh (its preset's levels) on ROOT up to the canvases, with its own demo seed (and
+    base height, the demo's 32 unless given); it skips what is already done."""
     environment = {**os.environ, "SIMS_DEMO_ROOT": str(root), "SIMS_DEMO_PRESET": preset,
                    "SIMS_DEMO_STOP_AFTER": "canvases"}
-    subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(demo_seed)], env=environment, check=True)
+    sizes = [] if base_height is None else ["--base-height", str(base_height)]
+    subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(demo_seed), *sizes], env=environment, check=True)
 
 
 def variant_root(root, folder, own=("trainedmodels", "result"), linked=(folders.VGG19_FILE,)):

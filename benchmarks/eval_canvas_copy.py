@@ -1,12 +1,16 @@
 """How the level-256 synthesis network learns to keep its canvas, measured over training steps.
 
 1. A demo root of its own (run_demo.sh up to the level-256 canvases, SIMS_DEMO_STOP_AFTER=canvases;
-   demo seed 3 unless --demo-seed); a root that has them already is reused.
+   demo seed 3 unless --demo-seed, base height 32 unless --base-height); a root that has them
+   already is reused.
 2. The SIMS network of synthesis_256_512.py is trained in this process exactly as the demo trains
    it (same seed, so the same initial weights and samples; --batch-size, 1 as the demo by default;
    the fixed --learning-rate or a schedule "RATE:UNTIL,RATE": 1e-3 to step 1500, then 1e-4, is
    "1e-3:1500,1e-4"). With --parametric it trains the parametric baseline instead (empty canvases,
-   the clean layout), whose |x - canvas| the demo's goal compares SIMS' with.
+   the clean layout), whose |x - canvas| the demo's goal compares SIMS' with. --layer-rate-factor K
+   trains the layers of --layers (default: g_decoder_final and g_256_conv100, the layers after the
+   full-size canvas enters) at K times the rate: each Adam update of their variables is scaled by
+   K, which is the same as a rate of K x rate for them, since Adam's step is proportional to it.
 3. Every --every steps, without changing the weights:
    - test |x - canvas|: evaluate.py's mean absolute difference from the test canvases on their
      content (neither black gaps nor white elision marks), and the test LPIPS;
@@ -84,6 +88,20 @@ def detail_and_blur_errors(output, canvas):
     return gain, float(np.abs(blur(output) - blur(canvas))[content].mean())
 
 
+def with_layer_rate_factor(train_step, variables, factor):
+    """train_step with each update of `variables` scaled by `factor` (a per-layer learning rate)."""
+    if factor == 1:
+        return train_step
+
+    def step(batch, batch_size=None):
+        before = [tf.identity(variable) for variable in variables]
+        result = train_step(batch, batch_size)
+        for variable, old in zip(variables, before):
+            variable.assign(old + factor * (variable - old))
+        return result
+    return step
+
+
 def test_inputs(root, classes, config):
     """[(network canvas in 0..1, label index, uint8 test canvas, ground truth)] of the level's test
     canvases; the parametric baseline is given an empty canvas and the clean layout, as its test phase."""
@@ -138,9 +156,14 @@ def main(argv=None):
     parser.add_argument("--parametric", action="store_true", help="train the parametric baseline (empty canvases)")
     parser.add_argument("--learning-rate", type=rate_schedule, default=rate_schedule("3e-4"),
                         help="fixed rate or schedule RATE:UNTIL,...,RATE (default 3e-4, the quick demo's)")
+    parser.add_argument("--layer-rate-factor", type=float, default=1.0,
+                        help="rate factor for the layers of --layers (default 1: one rate for all)")
+    parser.add_argument("--layers", default="g_decoder_final,g_256_conv100",
+                        help="variable scopes --layer-rate-factor applies to, comma-separated")
+    parser.add_argument("--base-height", type=int, help="base height of the demo root it builds (default 32)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    prepare_demo_root(root, args.demo_seed, "quick")
+    prepare_demo_root(root, args.demo_seed, "quick", args.base_height)
     run = argparse.Namespace(root=root, seed=args.seed, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root))
     config = dataclasses.replace(synthesis_256_512.CONFIG, parametric=args.parametric)
     read_sample = synthesis.sample_reader(config, run)[0]
@@ -151,10 +174,17 @@ def main(argv=None):
         tf.distribute.get_strategy(), network, optimizer,
         lambda batch: synthesis.batch_losses(network, vgg, synthesis.VGG16_TERM_SCALE, batch),
         samples_can_be_empty=False)
+    scopes = [scope for scope in args.layers.split(",") if scope]
+    faster = [variable for variable in network.trainable_variables
+              if any(variable.name.startswith(scope + "/") for scope in scopes)]
+    if args.layer_rate_factor != 1 and not faster:
+        parser.error(f"--layers {args.layers}: no variable of the network is in these scopes")
+    train_step = with_layer_rate_factor(train_step, faster, args.layer_rate_factor)
     lpips, tests = evaluate.Lpips(), test_inputs(root, run.classes, config)
     train_samples = [read_sample(index) for index in TRAIN_SAMPLES]
     print(f"demo seed {args.demo_seed}, base height {run.sizes.base_height}, training seed {args.seed}, "
-          f"batch {args.batch_size}{', parametric baseline' if args.parametric else ''}")
+          f"batch {args.batch_size}{', parametric baseline' if args.parametric else ''}"
+          + (f", {args.layer_rate_factor:g} x the rate for {args.layers}" if args.layer_rate_factor != 1 else ""))
     header = None
     started = time.perf_counter()
     for current in range(args.steps):
