@@ -10,6 +10,7 @@ import numpy as np
 
 import command_line   # the benchmarks import script_setup first, which puts data_prep on the path
 import folders
+from errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +54,8 @@ def prepare_demo_root(root, demo_seed, preset, base_height=None):
     environment = {**os.environ, "SIMS_DEMO_ROOT": str(root), "SIMS_DEMO_PRESET": preset,
                    "SIMS_DEMO_STOP_AFTER": "canvases"}
     sizes = [] if base_height is None else ["--base-height", str(base_height)]
-    subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(demo_seed), *sizes], env=environment, check=True)
+    if subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(demo_seed), *sizes], env=environment).returncode:
+        raise DataError(f"{root}: run_demo.sh could not prepare this demo root (its error is above)")
 
 
 def variant_root(root, folder, own=("trainedmodels", "result"), linked=(folders.VGG19_FILE,)):

@@ -156,11 +156,11 @@ def main(argv=None):
     parser.add_argument("--parametric", action="store_true", help="train the parametric baseline (empty canvases)")
     parser.add_argument("--learning-rate", type=rate_schedule, default=rate_schedule("3e-4"),
                         help="fixed rate or schedule RATE:UNTIL,...,RATE (default 3e-4, the quick demo's)")
-    parser.add_argument("--layer-rate-factor", type=float, default=1.0,
+    parser.add_argument("--layer-rate-factor", type=command_line.positive_float, default=1.0,
                         help="rate factor for the layers of --layers (default 1: one rate for all)")
     parser.add_argument("--layers", default="g_decoder_final,g_256_conv100",
                         help="variable scopes --layer-rate-factor applies to, comma-separated")
-    parser.add_argument("--base-height", type=int, help="base height of the demo root it builds (default 32)")
+    parser.add_argument("--base-height", type=command_line.positive_int, help="base height of the demo root it builds (default 32)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     prepare_demo_root(root, args.demo_seed, "quick", args.base_height)
