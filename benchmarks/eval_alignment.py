@@ -6,8 +6,8 @@ and appearance flow (appearance_flow.py), on the demo test set at level 512.
    SIMS_DEMO_STOP_AFTER=canvases); a root that has them already is reused.
 2. Per aligner, a variant root ROOT/seed_S/eval_alignment/<aligner and settings> sharing the seed
    root's data and ordering predictions through symbolic links, with its own models; there the
-   aligner is trained for --steps (at its script's learning rate unless --learning-rate; the flow
-   with --outside-weight and --smoothness-weight) and tested. Settings already run are reused.
+   aligner is trained for --steps (at its script's learning rate unless --learning-rate, the flow's
+   unless --flow-learning-rate; the flow with --outside-weight and --smoothness-weight) and tested. Settings already run are reused.
 3. Per aligner, over every retrieved segment of every test image: the IoU between the aligned
    segment's mask (its non-black pixels) and its query mask; the mean absolute error (0..255)
    inside the query mask between the aligned segment and the ground-truth test image (RGB512Full;
@@ -52,14 +52,22 @@ SCRIPTS = {"affine": "transformation.py", "flow": "appearance_flow.py"}
 def aligner_variant(root, aligner, args):
     """ROOT/eval_alignment/<aligner and its training settings>: a variant root per aligner and
     settings, so that runs with other settings train anew and those with the same are reused."""
-    name = f"{aligner}_{args.steps}_steps" + (f"_rate_{args.learning_rate:g}" if args.learning_rate else "")
+    rate = learning_rate(aligner, args)
+    name = f"{aligner}_{args.steps}_steps" + (f"_rate_{rate:g}" if rate else "")
     if aligner == "flow":
         name += f"_outside_{args.outside_weight:g}_smoothness_{args.smoothness_weight:g}"
     return variant_root(root, f"eval_alignment/{name}", linked=(folders.VGG19_FILE, folders.ORDER_PREDICTIONS))
 
 
+def learning_rate(aligner, args):
+    """The rate an aligner trains at: --flow-learning-rate for the flow when given, else --learning-rate
+    (None: its script's own)."""
+    return args.flow_learning_rate if aligner == "flow" and args.flow_learning_rate else args.learning_rate
+
+
 def train_and_test(variant, aligner, args):
-    options = ["--learning-rate", str(args.learning_rate)] if args.learning_rate else []
+    rate = learning_rate(aligner, args)
+    options = ["--learning-rate", str(rate)] if rate else []
     if aligner == "flow":
         options += ["--outside-weight", str(args.outside_weight), "--smoothness-weight", str(args.smoothness_weight)]
     for phase in (["--train", "--max-steps", str(args.steps), "--save-every", str(args.steps), "--seed",
@@ -107,6 +115,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=command_line.positive_int, default=1000, help="training steps of each aligner")
     parser.add_argument("--learning-rate", type=float,
                         help="one rate for both (default: each script's, 1e-5 affine as the original, 1e-4 flow)")
+    parser.add_argument("--flow-learning-rate", type=command_line.positive_float,
+                        help="the flow's rate alone (default: --learning-rate, or its script's 1e-4)")
     parser.add_argument("--seed", type=int, default=0, help="training seed of both")
     parser.add_argument("--outside-weight", type=float, default=appearance_flow.OUTSIDE_WEIGHT,
                         help=f"the flow's --outside-weight (default {appearance_flow.OUTSIDE_WEIGHT:g})")
@@ -117,7 +127,7 @@ def main(argv=None):
     scores = {seed: seed_scores(args.root.resolve() / f"seed_{seed}", seed, args, lpips) for seed in seeds}
     print(f"demo seeds {', '.join(map(str, seeds))} (a root each in {args.root}/seed_S), level {LEVEL_NAME}; "
           f"{args.steps} training steps each, learning rate {args.learning_rate or 'of each script'}, seed {args.seed}; "
-          f"flow: outside weight {args.outside_weight:g}, smoothness weight {args.smoothness_weight:g}")
+          f"flow: learning rate {learning_rate('flow', args) or appearance_flow.LEARNING_RATE:g}, outside weight {args.outside_weight:g}, smoothness weight {args.smoothness_weight:g}")
     print(f"{'seed':>6} {'aligner':<8} {'segments':>8} {'mask IoU':>9} {'L1 in query':>12} {'kept':>6} {'canvas LPIPS':>13}")
     for seed in seeds:
         for aligner, (iou, error, kept, perceptual, count) in scores[seed].items():

@@ -2,7 +2,8 @@
 
 1. Per demo seed of --seeds (seeds that neither the tests nor the demo use, and that the term's
    settings were not chosen on), a root of its own, ROOT/seed_S (run_demo.sh's steps up to the
-   canvases of levels 256 and 512, SIMS_DEMO_STOP_AFTER=canvases); a root that has them is reused.
+   canvases of levels 256 and 512, SIMS_DEMO_STOP_AFTER=canvases; base height 32 unless
+   --base-height); a root that has them is reused.
 2. Two variant roots inside each (ROOT/seed_S/eval_contextual/without_..., .../with_..., their
    settings in the names, so runs with the same settings are reused) that share its data through
    symbolic links and have their own trainedmodels/ and result/. In each, level 1 then level 2 is
@@ -39,7 +40,7 @@ import data_root  # noqa: E402
 import evaluate  # noqa: E402
 import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
-from contextual_loss import ContextualLoss  # noqa: E402
+from contextual_loss import ContextualLoss, parse_layers  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
 from demo_roots import benchmark_parser, chosen_seeds, mean_and_spread, prepare_demo_root, variant_root  # noqa: E402
 from vgg_features import load_vgg  # noqa: E402
@@ -110,13 +111,13 @@ def variant_name(name, args):
     common = f"{args.steps_256}_{args.steps_512}_steps_rate_{args.learning_rate:g}_seed_{args.training_seed}"
     if name == "without":
         return f"eval_contextual/without_{common}"
-    return (f"eval_contextual/with_{common}_weight_{args.weight:g}_layers_{args.layers.replace(',', '+')}"
+    return (f"eval_contextual/with_{common}_weight_{args.weight:g}_layers_{args.layers.replace(',', '+').replace(':', '_w')}"
             f"_bandwidth_{args.bandwidth:g}_positions_{args.max_positions}")
 
 
 def seed_table(root, demo_seed, args, contextual_options, lpips):
     """[(row, images, PSNR, SSIM, LPIPS, |x - canvas|)] of both variants and the canvas on one seed."""
-    prepare_demo_root(root, demo_seed, "long")   # levels 256 and 512
+    prepare_demo_root(root, demo_seed, "long", args.base_height)   # levels 256 and 512
     table = []
     for name in VARIANTS:
         variant = variant_root(root, variant_name(name, args))
@@ -140,12 +141,18 @@ def main(argv=None):
     parser.add_argument("--weight", type=float, default=10.0,
                         help="--contextual-weight of the 'with' variant (default 10: -log CX is about 1 to 3 a "
                              "layer, the CRN terms are tens, so this makes it about as large as one VGG term)")
-    parser.add_argument("--layers", default="conv3_2,conv4_2", help="--contextual-layers")
+    parser.add_argument("--layers", default="conv3_2,conv4_2",
+                        help="--contextual-layers, each layer with an optional :weight (CoCosNet's: "
+                             "conv3_2:2,conv4_2:4,conv5_2:8)")
     parser.add_argument("--bandwidth", type=float, default=0.5, help="--contextual-bandwidth")
+    parser.add_argument("--base-height", type=command_line.positive_int,
+                        help="the demo roots' base height (default the demo's 32; 64 gives level 2 images of "
+                             "128x256, four times the positions for the term; use another --root per height)")
     parser.add_argument("--max-positions", type=command_line.positive_int, default=4096, help="--contextual-max-positions")
     args = parser.parse_args(argv)
     seeds = chosen_seeds(args)
-    contextual = ContextualLoss(args.weight, tuple(args.layers.split(",")), args.bandwidth, args.max_positions)
+    layers, layer_weights = parse_layers(args.layers)
+    contextual = ContextualLoss(args.weight, layers, args.bandwidth, args.max_positions, layer_weights)
     contextual_options = {"without": [], "with": [
         "--contextual-weight", args.weight, "--contextual-layers", args.layers,
         "--contextual-bandwidth", args.bandwidth, "--contextual-max-positions", args.max_positions]}
@@ -156,7 +163,7 @@ def main(argv=None):
     alone = term_seconds_at_original_size(contextual)
     print(f"demo seeds {', '.join(map(str, seeds))} (a root each in {args.root}/seed_S); level 256 "
           f"{args.steps_256} steps, level 512 {args.steps_512} steps, learning rate {args.learning_rate:g}, "
-          f"training seed {args.training_seed}; contextual weight {args.weight:g}, layers {args.layers}, "
+          f"training seed {args.training_seed}, base height {args.base_height or 32}; contextual weight {args.weight:g}, layers {args.layers}, "
           f"bandwidth {args.bandwidth:g}, max positions {args.max_positions}")
     for seed in seeds:
         print(f"demo seed {seed}:")

@@ -30,6 +30,7 @@ class ContextualLoss:
     layers: tuple = ("conv3_2", "conv4_2")   # any of vgg_features.LOSS_LAYERS
     bandwidth: float = 0.5                   # h
     max_positions: int = 4096                # per feature map, after pooling
+    layer_weights: tuple = ()                # one per layer (CoCosNet: 2, 4, 8); empty = 1 each
 
     def __post_init__(self):
         unknown = [layer for layer in self.layers if layer not in LOSS_LAYERS]
@@ -37,25 +38,56 @@ class ContextualLoss:
             raise ValueError(f"contextual layers must be some of {','.join(LOSS_LAYERS)}, not {','.join(self.layers)}")
         if self.weight < 0 or self.bandwidth <= 0 or self.max_positions < 1:
             raise ValueError("the contextual weight must be >= 0, the bandwidth > 0 and max_positions >= 1")
+        if self.layer_weights and (len(self.layer_weights) != len(self.layers) or min(self.layer_weights) <= 0):
+            raise ValueError(f"the contextual layer weights must be {len(self.layers)} numbers > 0 (one per layer), "
+                             f"not {', '.join(map(str, self.layer_weights))}")
 
     @property
     def enabled(self):
         return self.weight > 0
+
+    @property
+    def each_layer_weight(self):
+        return tuple(self.layer_weights) or (1.0,) * len(self.layers)
+
+    def layers_text(self):
+        """The layers as --contextual-layers reads them: "conv3_2,conv4_2", with ":weight" after
+        each name unless every weight is 1 (so folders trained before layer weights still match)."""
+        if all(weight == 1 for weight in self.each_layer_weight):
+            return ",".join(self.layers)
+        return ",".join(f"{layer}:{weight:g}" for layer, weight in zip(self.layers, self.each_layer_weight))
 
     def record(self):
         """What a model folder records of the option (training.check_training_options): the weight
         alone when it is off, since the other settings then change nothing."""
         if not self.enabled:
             return {"contextual_weight": self.weight}
-        return {"contextual_weight": self.weight, "contextual_layers": ",".join(self.layers),
+        return {"contextual_weight": self.weight, "contextual_layers": self.layers_text(),
                 "contextual_bandwidth": self.bandwidth, "contextual_max_positions": self.max_positions}
 
     def __call__(self, generated_features, real_features):
-        """weight x the sum over the layers of -log CX, per sample [N], of two {layer: [N,H,W,C]}."""
-        terms = [contextual_term(pool_to_at_most(generated_features[layer], self.max_positions),
-                                 pool_to_at_most(real_features[layer], self.max_positions), self.bandwidth)
-                 for layer in self.layers]
+        """weight x the sum over the layers of layer weight x -log CX, per sample [N], of two
+        {layer: [N,H,W,C]}."""
+        terms = [layer_weight * contextual_term(pool_to_at_most(generated_features[layer], self.max_positions),
+                                                pool_to_at_most(real_features[layer], self.max_positions),
+                                                self.bandwidth)
+                 for layer, layer_weight in zip(self.layers, self.each_layer_weight)]
         return self.weight * tf.add_n(terms)
+
+
+def parse_layers(text):
+    """(layers, layer weights) of "conv3_2,conv4_2" or "conv3_2:2,conv4_2:4" (a layer without a
+    weight has 1). Raises ValueError naming what is wrong."""
+    layers, weights = [], []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        layer, _, weight = item.partition(":")
+        try:
+            weights.append(float(weight) if weight else 1.0)
+        except ValueError:
+            raise ValueError(f"contextual layer weight {weight!r} of {layer} is not a number") from None
+        layers.append(layer.strip())
+    checked = ContextualLoss(layers=tuple(layers), layer_weights=tuple(weights))
+    return checked.layers, checked.layer_weights
 
 
 def pool_to_at_most(features, max_positions):

@@ -32,7 +32,7 @@ import labels
 import matlab_image_ops
 import per_image_runner
 import training
-from contextual_loss import ContextualLoss
+from contextual_loss import ContextualLoss, parse_layers
 from network_blocks import one_hot_labels
 from synthesis_network import SynthesisNetwork, synthesis_loss
 from vgg_features import LOSS_LAYERS, load_vgg
@@ -234,12 +234,11 @@ def test(config, args):
 
 
 def vgg_layer_list(text):
-    layers = tuple(layer.strip() for layer in text.split(",") if layer.strip())
+    """--contextual-layers: (layers, layer weights) of "conv3_2,conv4_2" or "conv3_2:2,conv4_2:4"."""
     try:
-        ContextualLoss(layers=layers)
+        return parse_layers(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-    return layers
 
 
 def main(config, training_phase, doc, argv=None):
@@ -255,9 +254,11 @@ def main(config, training_phase, doc, argv=None):
         parser.add_argument("--contextual-weight", type=command_line.non_negative_float, default=contextual.weight,
                             help="weight of the contextual loss (Mechrez et al. 2018) added to the CRN loss; 0 = off, "
                                  f"the original's loss (default {contextual.weight:g})")
-        parser.add_argument("--contextual-layers", type=vgg_layer_list, default=contextual.layers,
+        parser.add_argument("--contextual-layers", type=vgg_layer_list,
+                            default=(contextual.layers, contextual.layer_weights),
                             help="comma-separated VGG layers it compares, of " + ",".join(LOSS_LAYERS)
-                                 + f" (default {','.join(contextual.layers)})")
+                                 + ", each with an optional :weight its term is multiplied by (CoCosNet's: "
+                                   f"conv3_2:2,conv4_2:4,conv5_2:8; default {contextual.layers_text()})")
         parser.add_argument("--contextual-bandwidth", type=command_line.positive_float, default=contextual.bandwidth,
                             help=f"its bandwidth h (default {contextual.bandwidth:g})")
         parser.add_argument("--contextual-max-positions", type=command_line.positive_int, default=contextual.max_positions,
@@ -270,8 +271,9 @@ def main(config, training_phase, doc, argv=None):
         training.add_output_rounding_argument(parser)
 
     def with_options(args):   # the script's configuration as the command line changed it
-        contextual = ContextualLoss(args.contextual_weight, args.contextual_layers, args.contextual_bandwidth,
-                                    args.contextual_max_positions)
+        layers, layer_weights = args.contextual_layers
+        contextual = ContextualLoss(args.contextual_weight, layers, args.contextual_bandwidth,
+                                    args.contextual_max_positions, layer_weights)
         return dataclasses.replace(config, parametric=args.parametric, save_every=args.save_every, sets=args.sets,
                                    contextual=contextual, round_output=args.round_output, recompute=args.recompute)
 

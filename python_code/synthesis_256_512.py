@@ -16,6 +16,7 @@ SAVE_EVERY = 200         # steps between checkpoints
 # the generated and real images' VGG features (contextual_loss.py); weight 0 = off, the original
 CONTEXTUAL_WEIGHT = 0.0
 CONTEXTUAL_LAYERS = ("conv3_2", "conv4_2")   # any of conv1_2 .. conv5_2
+CONTEXTUAL_LAYER_WEIGHTS = (1.0, 1.0)        # one per layer, times its term (CoCosNet: 2, 4, 8 on conv3_2..5_2)
 CONTEXTUAL_BANDWIDTH = 0.5                   # h
 CONTEXTUAL_MAX_POSITIONS = 4096              # feature maps are average-pooled by 2 down to at most this
 
@@ -31,7 +32,8 @@ import synthesis  # noqa: E402
 CONFIG = synthesis.Config(level=LEVEL, learning_rate=learning_rate, epochs=EPOCHS, sets=SETS,
                           save_every=SAVE_EVERY,
                           contextual=synthesis.ContextualLoss(CONTEXTUAL_WEIGHT, CONTEXTUAL_LAYERS,
-                                                              CONTEXTUAL_BANDWIDTH, CONTEXTUAL_MAX_POSITIONS))
+                                                              CONTEXTUAL_BANDWIDTH, CONTEXTUAL_MAX_POSITIONS,
+                                                              CONTEXTUAL_LAYER_WEIGHTS))
 
 
 def main(argv=None):

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import data_root
 import vgg_features
-from contextual_loss import ContextualLoss, contextual_term, pool_to_at_most
+from contextual_loss import ContextualLoss, contextual_term, parse_layers, pool_to_at_most
 
 
 def reference_term(generated, real, bandwidth):
@@ -125,3 +125,27 @@ def test_bad_settings_are_refused():
     assert ContextualLoss(weight=1.0).record() == {
         "contextual_weight": 1.0, "contextual_layers": "conv3_2,conv4_2", "contextual_bandwidth": 0.5,
         "contextual_max_positions": 4096}
+
+
+def test_layer_weights_multiply_each_layer_term_and_are_read_as_layer_colon_weight():
+    rng = np.random.default_rng(5)
+    generated = {"conv3_2": tf.constant(_maps(rng, 2, 4, 8, 16)), "conv4_2": tf.constant(_maps(rng, 2, 2, 4, 32))}
+    real = {"conv3_2": tf.constant(_maps(rng, 2, 4, 8, 16)), "conv4_2": tf.constant(_maps(rng, 2, 2, 4, 32))}
+    each = {layer: contextual_term(generated[layer], real[layer], 0.1).numpy() for layer in generated}
+    layers, weights = parse_layers("conv3_2:3, conv4_2:0.5")
+    assert (layers, weights) == (("conv3_2", "conv4_2"), (3.0, 0.5))
+    weighted = ContextualLoss(2.0, layers, 0.1, 4096, weights)
+    np.testing.assert_allclose(weighted(generated, real).numpy(), 2.0 * (3 * each["conv3_2"] + 0.5 * each["conv4_2"]),
+                               rtol=1e-5)
+    assert weighted.record()["contextual_layers"] == "conv3_2:3,conv4_2:0.5"
+    # no weights, or all of them 1, is the plain sum and is recorded as before layer weights existed
+    assert parse_layers("conv3_2,conv4_2:1") == (("conv3_2", "conv4_2"), (1.0, 1.0))
+    for plain in (ContextualLoss(2.0, layers, 0.1), ContextualLoss(2.0, layers, 0.1, 4096, (1.0, 1.0))):
+        np.testing.assert_allclose(plain(generated, real).numpy(), 2.0 * (each["conv3_2"] + each["conv4_2"]), rtol=1e-5)
+        assert plain.record()["contextual_layers"] == "conv3_2,conv4_2"
+    with pytest.raises(ValueError, match="2 numbers > 0"):
+        ContextualLoss(1.0, layers, layer_weights=(1.0,))
+    with pytest.raises(ValueError, match="2 numbers > 0"):
+        parse_layers("conv3_2:0,conv4_2")
+    with pytest.raises(ValueError, match="'x' of conv3_2 is not a number"):
+        parse_layers("conv3_2:x")

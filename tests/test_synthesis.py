@@ -386,6 +386,9 @@ def test_the_contextual_option_is_recorded_and_a_resume_cannot_change_it(synthes
         synthesis_256_512.main([*options, "--max-steps", "2"])
     with pytest.raises(errors.DataError, match="--contextual-layers conv2_2,conv4_2, this run asks for conv3_2,conv4_2"):
         synthesis_256_512.main([*options, "--max-steps", "2", "--contextual-weight", "2"])
+    with pytest.raises(errors.DataError, match="asks for conv2_2:2,conv4_2:1"):
+        synthesis_256_512.main([*options, "--max-steps", "2", "--contextual-weight", "2", "--contextual-layers",
+                                "conv2_2:2,conv4_2"])
     with pytest.raises(SystemExit):
         synthesis_256_512.main([*options, "--contextual-layers", "conv3_3"])
     assert "contextual layers must be some of conv1_2," in capsys.readouterr().err
