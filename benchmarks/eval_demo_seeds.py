@@ -129,7 +129,7 @@ def main(argv=None):
     root = args.root.resolve()
     root.mkdir(parents=True, exist_ok=True)
     if args.no_run:
-        seconds = {seed: float("nan") for seed in args.seeds}
+        seconds = {seed: None for seed in args.seeds}
     else:
         with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
             seconds = dict(zip(args.seeds, pool.map(lambda seed: run_seed(root, seed, args.preset), args.seeds)))
@@ -150,7 +150,8 @@ def main(argv=None):
               f"{1000 * real.get('vgg16_kid', float('nan')):.1f}")
         print(f"{seed:>4}  ground truth |x - canvas| {real['canvas_error']:.1f}; {INNER_MARGIN}+ px inside the content: SIMS "
               f"{inner[METHODS[0]]:.1f}, parametric {inner[METHODS[1]]:.1f}; SIMS LPIPS lowest: {'yes' if wins else 'no'}; "
-              f"|SIMS - canvas| / |parametric - canvas| = {ratio:.2f}; run_demo.sh {seconds[seed] / 60:.1f} min")
+              f"|SIMS - canvas| / |parametric - canvas| = {ratio:.2f}; "
+              + ("run_demo.sh not run (--no-run)" if seconds[seed] is None else f"run_demo.sh {seconds[seed] / 60:.1f} min"))
     print(f"mean (standard deviation) over {len(results)} seeds:")
     for method in METHODS:
         values = np.array([table[method] for table, _, _ in results.values()])
