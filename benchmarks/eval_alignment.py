@@ -1,8 +1,8 @@
 """How well each aligner fits the retrieved segments to the query: none, affine (transformation.py)
 and appearance flow (appearance_flow.py), on the demo test set at level 512.
 
-1. Per demo seed of --seeds (seeds that neither the tests nor the demo use, and that the flow's
-   settings were not chosen on), a root of its own, ROOT/seed_S (run_demo.sh up to the canvases,
+1. Per demo seed of --seeds (default 2027-2029: seeds that neither the tests nor the demo use, and
+   that the flow's settings were not chosen on; 2021-2023 chose them), a root of its own, ROOT/seed_S (run_demo.sh up to the canvases,
    SIMS_DEMO_STOP_AFTER=canvases); a root that has them already is reused.
 2. Per aligner, a variant root ROOT/seed_S/eval_alignment/<aligner and settings> sharing the seed
    root's data and ordering predictions through symbolic links, with its own models; there the
@@ -111,7 +111,7 @@ def seed_scores(root, demo_seed, args, lpips):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__, demo_seeds=(2021, 2022, 2023))
+    parser = benchmark_parser(__doc__, demo_seeds=(2027, 2028, 2029))
     parser.add_argument("--steps", type=command_line.positive_int, default=1000, help="training steps of each aligner")
     parser.add_argument("--learning-rate", type=float,
                         help="one rate for both (default: each script's, 1e-5 affine as the original, 1e-4 flow)")
