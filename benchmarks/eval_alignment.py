@@ -2,12 +2,14 @@
 and appearance flow (appearance_flow.py), on the demo test set at level 512.
 
 1. Per demo seed of --seeds (default 2027-2029: seeds that neither the tests nor the demo use, and
-   that the flow's settings were not chosen on; 2021-2023 chose them), a root of its own, ROOT/seed_S (run_demo.sh up to the canvases,
-   SIMS_DEMO_STOP_AFTER=canvases); a root that has them already is reused.
+   that the flow's settings were not chosen on; 2021-2023 chose them), a root of its own,
+   ROOT/seed_S (run_demo.sh up to the canvases, SIMS_DEMO_STOP_AFTER=canvases); a root that has
+   them already is reused.
 2. Per aligner, a variant root ROOT/seed_S/eval_alignment/<aligner and settings> sharing the seed
    root's data and ordering predictions through symbolic links, with its own models; there the
    aligner is trained for --steps (at its script's learning rate unless --learning-rate, the flow's
-   unless --flow-learning-rate; the flow with --outside-weight and --smoothness-weight) and tested. Settings already run are reused.
+   unless --flow-learning-rate; the flow with --outside-weight and --smoothness-weight) and tested.
+   Settings already run are reused.
 3. Per aligner, over every retrieved segment of every test image: the IoU between the aligned
    segment's mask (its non-black pixels) and its query mask; the mean absolute error (0..255)
    inside the query mask between the aligned segment and the ground-truth test image (RGB512Full;
@@ -127,7 +129,8 @@ def main(argv=None):
     scores = {seed: seed_scores(args.root.resolve() / f"seed_{seed}", seed, args, lpips) for seed in seeds}
     print(f"demo seeds {', '.join(map(str, seeds))} (a root each in {args.root}/seed_S), level {LEVEL_NAME}; "
           f"{args.steps} training steps each, learning rate {args.learning_rate or 'of each script'}, seed {args.seed}; "
-          f"flow: learning rate {learning_rate('flow', args) or appearance_flow.LEARNING_RATE:g}, outside weight {args.outside_weight:g}, smoothness weight {args.smoothness_weight:g}")
+          f"flow: learning rate {learning_rate('flow', args) or appearance_flow.LEARNING_RATE:g}, "
+          f"outside weight {args.outside_weight:g}, smoothness weight {args.smoothness_weight:g}")
     print(f"{'seed':>6} {'aligner':<8} {'segments':>8} {'mask IoU':>9} {'L1 in query':>12} {'kept':>6} {'canvas LPIPS':>13}")
     for seed in seeds:
         for aligner, (iou, error, kept, perceptual, count) in scores[seed].items():

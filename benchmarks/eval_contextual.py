@@ -40,7 +40,7 @@ import data_root  # noqa: E402
 import evaluate  # noqa: E402
 import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
-from contextual_loss import ContextualLoss, parse_layers  # noqa: E402
+from contextual_loss import ContextualLoss  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
 from demo_roots import benchmark_parser, chosen_seeds, mean_and_spread, prepare_demo_root, variant_root  # noqa: E402
 from vgg_features import load_vgg  # noqa: E402
@@ -56,8 +56,8 @@ def run_script(script, root, *options):
     subprocess.run(command, check=True)
 
 
-def train_and_test(variant, args, contextual_options):
-    common_options = ["--seed", args.training_seed, "--learning-rate", args.learning_rate, *contextual_options]
+def train_and_test(variant, args, options):
+    common_options = ["--seed", args.training_seed, "--learning-rate", args.learning_rate, *options]
     run_script("synthesis_256_512.py", variant, "--train", "--max-steps", args.steps_256,
                "--save-every", args.steps_256, *common_options)
     run_script("synthesis_512_1024.py", variant, "--train", "--max-steps", args.steps_512,
@@ -106,23 +106,32 @@ def term_seconds_at_original_size(contextual, repeats=3):
     return (time.perf_counter() - start) / repeats
 
 
-def variant_name(name, args):
+def variant_name(name, args, contextual):
     """The variant's folder: its settings in the name, so runs with other settings train anew."""
     common = f"{args.steps_256}_{args.steps_512}_steps_rate_{args.learning_rate:g}_seed_{args.training_seed}"
     if name == "without":
         return f"eval_contextual/without_{common}"
-    return (f"eval_contextual/with_{common}_weight_{args.weight:g}_layers_{args.layers.replace(',', '+').replace(':', '_w')}"
-            f"_bandwidth_{args.bandwidth:g}_positions_{args.max_positions}")
+    layers = contextual.layers_text().replace(",", "+").replace(":", "_w")
+    return (f"eval_contextual/with_{common}_weight_{contextual.weight:g}_layers_{layers}"
+            f"_bandwidth_{contextual.bandwidth:g}_positions_{contextual.max_positions}")
 
 
-def seed_table(root, demo_seed, args, contextual_options, lpips):
+def contextual_options(name, contextual):
+    """The synthesis scripts' options of a variant: none without the term, all of its settings with it."""
+    if name == "without":
+        return []
+    return ["--contextual-weight", contextual.weight, "--contextual-layers", contextual.layers_text(),
+            "--contextual-bandwidth", contextual.bandwidth, "--contextual-max-positions", contextual.max_positions]
+
+
+def seed_table(root, demo_seed, args, contextual, lpips):
     """[(row, images, PSNR, SSIM, LPIPS, |x - canvas|)] of both variants and the canvas on one seed."""
     prepare_demo_root(root, demo_seed, "long", args.base_height)   # levels 256 and 512
     table = []
     for name in VARIANTS:
-        variant = variant_root(root, variant_name(name, args))
+        variant = variant_root(root, variant_name(name, args, contextual))
         started = time.perf_counter()
-        train_and_test(variant, args, contextual_options[name])
+        train_and_test(variant, args, contextual_options(name, contextual))
         LOG.info("seed %d, %s: trained and tested in %.0f s", demo_seed, name, time.perf_counter() - started)
         for row in evaluate.method_scores(variant, "512", lpips)[0]:
             if row[0].startswith("SIMS"):
@@ -138,33 +147,31 @@ def main(argv=None):
     parser.add_argument("--steps-256", type=command_line.positive_int, default=600, help="level-1 training steps")
     parser.add_argument("--steps-512", type=command_line.positive_int, default=300, help="level-2 training steps")
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="fixed rate of both levels (the demo's)")
-    parser.add_argument("--weight", type=float, default=10.0,
+    parser.add_argument("--weight", type=command_line.positive_float, default=10.0,
                         help="--contextual-weight of the 'with' variant (default 10: -log CX is about 1 to 3 a "
                              "layer, the CRN terms are tens, so this makes it about as large as one VGG term)")
-    parser.add_argument("--layers", default="conv3_2,conv4_2",
+    parser.add_argument("--layers", type=synthesis.vgg_layer_list, default="conv3_2,conv4_2",
                         help="--contextual-layers, each layer with an optional :weight (CoCosNet's: "
                              "conv3_2:2,conv4_2:4,conv5_2:8)")
-    parser.add_argument("--bandwidth", type=float, default=0.5, help="--contextual-bandwidth")
+    parser.add_argument("--bandwidth", type=command_line.positive_float, default=0.5, help="--contextual-bandwidth")
     parser.add_argument("--base-height", type=command_line.positive_int,
                         help="the demo roots' base height (default the demo's 32; 64 gives level 2 images of "
                              "128x256, four times the positions for the term; use another --root per height)")
     parser.add_argument("--max-positions", type=command_line.positive_int, default=4096, help="--contextual-max-positions")
     args = parser.parse_args(argv)
     seeds = chosen_seeds(args)
-    layers, layer_weights = parse_layers(args.layers)
+    layers, layer_weights = args.layers
     contextual = ContextualLoss(args.weight, layers, args.bandwidth, args.max_positions, layer_weights)
-    contextual_options = {"without": [], "with": [
-        "--contextual-weight", args.weight, "--contextual-layers", args.layers,
-        "--contextual-bandwidth", args.bandwidth, "--contextual-max-positions", args.max_positions]}
     lpips = evaluate.Lpips()
     roots = {seed: args.root.resolve() / f"seed_{seed}" for seed in seeds}
-    tables = {seed: seed_table(roots[seed], seed, args, contextual_options, lpips) for seed in seeds}
+    tables = {seed: seed_table(roots[seed], seed, args, contextual, lpips) for seed in seeds}
     plain, with_term = (seconds_per_step(roots[seeds[0]], loss) for loss in (None, contextual))
     alone = term_seconds_at_original_size(contextual)
     print(f"demo seeds {', '.join(map(str, seeds))} (a root each in {args.root}/seed_S); level 256 "
           f"{args.steps_256} steps, level 512 {args.steps_512} steps, learning rate {args.learning_rate:g}, "
-          f"training seed {args.training_seed}, base height {args.base_height or 32}; contextual weight {args.weight:g}, layers {args.layers}, "
-          f"bandwidth {args.bandwidth:g}, max positions {args.max_positions}")
+          f"training seed {args.training_seed}, base height {args.base_height or 32}; contextual weight "
+          f"{args.weight:g}, layers {contextual.layers_text()}, bandwidth {args.bandwidth:g}, max positions "
+          f"{args.max_positions}")
     for seed in seeds:
         print(f"demo seed {seed}:")
         print(evaluate.format_table(tables[seed]))

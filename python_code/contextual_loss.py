@@ -41,21 +41,19 @@ class ContextualLoss:
         if self.layer_weights and (len(self.layer_weights) != len(self.layers) or min(self.layer_weights) <= 0):
             raise ValueError(f"the contextual layer weights must be {len(self.layers)} numbers > 0 (one per layer), "
                              f"not {', '.join(map(str, self.layer_weights))}")
+        # from here on one weight per layer, whether given or not (the dataclass is frozen)
+        object.__setattr__(self, "layer_weights", tuple(map(float, self.layer_weights)) or (1.0,) * len(self.layers))
 
     @property
     def enabled(self):
         return self.weight > 0
 
-    @property
-    def each_layer_weight(self):
-        return tuple(self.layer_weights) or (1.0,) * len(self.layers)
-
     def layers_text(self):
         """The layers as --contextual-layers reads them: "conv3_2,conv4_2", with ":weight" after
         each name unless every weight is 1 (so folders trained before layer weights still match)."""
-        if all(weight == 1 for weight in self.each_layer_weight):
+        if all(weight == 1 for weight in self.layer_weights):
             return ",".join(self.layers)
-        return ",".join(f"{layer}:{weight:g}" for layer, weight in zip(self.layers, self.each_layer_weight))
+        return ",".join(f"{layer}:{weight:g}" for layer, weight in zip(self.layers, self.layer_weights))
 
     def record(self):
         """What a model folder records of the option (training.check_training_options): the weight
@@ -71,7 +69,7 @@ class ContextualLoss:
         terms = [layer_weight * contextual_term(pool_to_at_most(generated_features[layer], self.max_positions),
                                                 pool_to_at_most(real_features[layer], self.max_positions),
                                                 self.bandwidth)
-                 for layer, layer_weight in zip(self.layers, self.each_layer_weight)]
+                 for layer, layer_weight in zip(self.layers, self.layer_weights)]
         return self.weight * tf.add_n(terms)
 
 
