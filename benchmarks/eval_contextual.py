@@ -6,9 +6,11 @@
    --base-height); a root that has them is reused.
 2. Two variant roots inside each (ROOT/seed_S/eval_contextual/without_..., .../with_..., their
    settings in the names, so runs with the same settings are reused) that share its data through
-   symbolic links and have their own trainedmodels/ and result/. In each, level 1 then level 2 is
-   trained with the same seed, steps and fixed learning rate, the only difference being
-   --contextual-weight (and its other options); level 2 then paints the test canvases.
+   symbolic links and have their own trainedmodels/ and result/. "without" trains level 1 then
+   level 2; "with" takes that level-1 network as it is (a link) and trains level 2 from it with the
+   same seed, steps and fixed learning rate, the only difference being --contextual-weight (and its
+   other options): the term acts at level 2, where its layers have positions to compare (at level 1
+   of a base-64 root conv5_2 has 32). Level 2 then paints the test canvases.
 3. python_code/evaluate.py's scores (PSNR, SSIM, LPIPS) of both against the same ground truth, per
    seed, then their mean and standard deviation over the seeds.
 4. The extra seconds per level-2 training step that the term costs, in this process on a batch of
@@ -38,6 +40,7 @@ import class_table  # noqa: E402
 import command_line  # noqa: E402
 import data_root  # noqa: E402
 import evaluate  # noqa: E402
+import folders  # noqa: E402
 import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
 from contextual_loss import ContextualLoss  # noqa: E402
@@ -56,12 +59,20 @@ def run_script(script, root, *options):
     subprocess.run(command, check=True)
 
 
-def train_and_test(variant, args, options):
-    common_options = ["--seed", args.training_seed, "--learning-rate", args.learning_rate, *options]
-    run_script("synthesis_256_512.py", variant, "--train", "--max-steps", args.steps_256,
-               "--save-every", args.steps_256, *common_options)
+def train_and_test(variant, args, options, level_1_from=None):
+    """Level 1 (unless LEVEL_1_FROM, a variant root whose level-1 network is linked instead), then
+    level 2 with OPTIONS, which then paints the test canvases."""
+    common_options = ["--seed", args.training_seed, "--learning-rate", args.learning_rate]
+    if level_1_from is None:
+        run_script("synthesis_256_512.py", variant, "--train", "--max-steps", args.steps_256,
+                   "--save-every", args.steps_256, *common_options)
+    else:
+        level_1 = variant / folders.synthesis_model("256")
+        if not level_1.is_symlink():
+            level_1.parent.mkdir(parents=True, exist_ok=True)
+            level_1.symlink_to(level_1_from / folders.synthesis_model("256"))
     run_script("synthesis_512_1024.py", variant, "--train", "--max-steps", args.steps_512,
-               "--save-every", args.steps_512, *common_options)
+               "--save-every", args.steps_512, *common_options, *options)
     run_script("synthesis_512_1024.py", variant, "--test")
 
 
@@ -112,7 +123,7 @@ def variant_name(name, args, contextual):
     if name == "without":
         return f"eval_contextual/without_{common}"
     layers = contextual.layers_text().replace(",", "+").replace(":", "_w")
-    return (f"eval_contextual/with_{common}_weight_{contextual.weight:g}_layers_{layers}"
+    return (f"eval_contextual/with_at_512_{common}_weight_{contextual.weight:g}_layers_{layers}"
             f"_bandwidth_{contextual.bandwidth:g}_positions_{contextual.max_positions}")
 
 
@@ -127,11 +138,12 @@ def contextual_options(name, contextual):
 def seed_table(root, demo_seed, args, contextual, lpips):
     """[(row, images, PSNR, SSIM, LPIPS, |x - canvas|)] of both variants and the canvas on one seed."""
     prepare_demo_root(root, demo_seed, "long", args.base_height)   # levels 256 and 512
-    table = []
+    table, without = [], None
     for name in VARIANTS:
         variant = variant_root(root, variant_name(name, args, contextual))
         started = time.perf_counter()
-        train_and_test(variant, args, contextual_options(name, contextual))
+        train_and_test(variant, args, contextual_options(name, contextual), level_1_from=without)
+        without = without or variant
         LOG.info("seed %d, %s: trained and tested in %.0f s", demo_seed, name, time.perf_counter() - started)
         for row in evaluate.method_scores(variant, "512", lpips)[0]:
             if row[0].startswith("SIMS"):
