@@ -138,12 +138,13 @@ def contextual_options(name, contextual):
 def seed_table(root, demo_seed, args, contextual, lpips):
     """[(row, images, PSNR, SSIM, LPIPS, |x - canvas|)] of both variants and the canvas on one seed."""
     prepare_demo_root(root, demo_seed, "long", args.base_height)   # levels 256 and 512
-    table, without = [], None
+    table = []
+    without = variant_root(root, variant_name("without", args, contextual))   # its level 1 serves both
     for name in VARIANTS:
         variant = variant_root(root, variant_name(name, args, contextual))
         started = time.perf_counter()
-        train_and_test(variant, args, contextual_options(name, contextual), level_1_from=without)
-        without = without or variant
+        train_and_test(variant, args, contextual_options(name, contextual),
+                       level_1_from=None if name == "without" else without)
         LOG.info("seed %d, %s: trained and tested in %.0f s", demo_seed, name, time.perf_counter() - started)
         for row in evaluate.method_scores(variant, "512", lpips)[0]:
             if row[0].startswith("SIMS"):
