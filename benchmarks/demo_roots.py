@@ -4,15 +4,18 @@ the canvases, and variant roots inside it that share its data and keep their own
 import argparse
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 import command_line   # the benchmarks import script_setup first, which puts data_prep on the path
 import folders
+import segmentation_score
 from errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SEGMENTATION_STEPS = 1500   # run_demo.sh's, for the evaluation's segmentation score
 
 
 def benchmark_parser(doc, demo_seed=None, demo_seeds=None):
@@ -75,3 +78,13 @@ def variant_root(root, folder, own=("trainedmodels", "result"), linked=(folders.
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(root / path)
     return variant
+
+
+def own_segmenter(root, level_name, classes):
+    """The project's own segmenter of ROOT at a level, trained there first as run_demo.sh trains it
+    (segmentation.py, SEGMENTATION_STEPS; a finished training is left as it is, an interrupted one
+    resumes): one segmenter scores every variant root inside ROOT, which share its data."""
+    command = [sys.executable, str(REPO_ROOT / "python_code" / "segmentation.py"), "--root", str(root), "--train",
+               "--level", level_name, "--max-steps", str(SEGMENTATION_STEPS), "--save-every", "500"]
+    subprocess.run(command, check=True)
+    return segmentation_score.OwnSegmenter(root, level_name, classes)

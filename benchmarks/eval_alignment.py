@@ -16,7 +16,10 @@ and appearance flow (appearance_flow.py), on the demo test set at level 512.
    pixels the segment leaves empty count as black); the share of segments whose aligned version
    overlaps the query more than the unaligned one (those the canvas keeps); and the LPIPS of the canvases
    test_generate_canvas.py makes with that aligner (which keeps an aligned segment only where it
-   overlaps its query more than the unaligned one) against the ground truth.
+   overlaps its query more than the unaligned one) against the ground truth, with the evaluation's
+   distribution distance of those canvases (FD-VGG16 and KID-VGG16 against the real test images)
+   and its segmentation score (the seed root's own segmenter, trained there at level 512 as
+   run_demo.sh trains it; mIoU against the test layouts, and against each canvas' revised layout).
 4. Each seed's table, then every figure's mean and standard deviation over the seeds.
 Last lines: `flow_canvas_lpips=<mean> affine_canvas_lpips=<mean> flow_beats_affine=<true|false>` (true
 when the flow's mean is lower by more than the larger of the two spreads), then
@@ -41,14 +44,21 @@ import data_root  # noqa: E402
 import evaluate  # noqa: E402
 import file_io  # noqa: E402
 import folders  # noqa: E402
+import labels  # noqa: E402
 import test_generate_canvas  # noqa: E402
 import appearance_flow  # noqa: E402
-from demo_roots import benchmark_parser, chosen_seeds, mean_and_spread, prepare_demo_root, variant_root  # noqa: E402
+from demo_roots import (benchmark_parser, chosen_seeds, mean_and_spread, own_segmenter,  # noqa: E402
+                        prepare_demo_root, variant_root)
 
 LOG = logging.getLogger("sims")
 LEVEL_NAME = "512"   # the aligners work at level 2
 ALIGNERS = ("none", "affine", "flow")
 SCRIPTS = {"affine": "transformation.py", "flow": "appearance_flow.py"}
+# (title, key, column width, digits, scale) of the figures per aligner; KID x 1000, as evaluate.py shows it
+FIGURES = (("mask IoU", "mask_iou", 9, 3, 1), ("L1 in query", "l1", 12, 2, 1), ("kept", "kept", 6, 2, 1),
+           ("canvas LPIPS", "canvas_lpips", 13, 3, 1), ("FD-VGG16", "vgg16_fd", 9, 1, 1),
+           ("KID-VGG16 x 1000", "vgg16_kid", 16, 1, 1000), ("mIoU", "miou", 6, 3, 1),
+           ("mIoU revised", "miou_revised", 12, 3, 1))
 
 
 def aligner_variant(root, aligner, args):
@@ -80,15 +90,16 @@ def train_and_test(variant, aligner, args):
 
 
 def aligner_scores(root, aligner, lpips):
-    """(mean mask IoU, mean L1 inside the query masks, share kept, mean canvas LPIPS, segments) of an aligner."""
+    """({figure: value} of an aligner's segments and canvases: mask_iou, l1, kept, canvas_lpips, segments;
+    {name: canvas (uint8)}, {name: the canvas' revised layout})."""
     sizes, classes = data_root.load_sizes(root), class_table.load_classes(root)
     shape = sizes.shape(data_root.LEVELS[LEVEL_NAME])
     train_ids = data_root.list_image_ids(root / test_generate_canvas.TRAIN_IMAGE_LIST)
-    ious, errors, kept, perceptual = [], [], [], []
+    ious, errors, kept, perceptual, canvases, revised = [], [], [], [], {}, {}
     for image_id in data_root.list_image_ids(root / test_generate_canvas.LAYOUT_FOLDER):
         name = data_root.image_name(image_id)
-        truth = file_io.read_image(root / folders.test_images("512") / f"{name}.png", shape=shape)
-        canvas, _, segments = test_generate_canvas.make_canvas(
+        truth = file_io.read_image(root / folders.test_images(LEVEL_NAME) / f"{name}.png", shape=shape)
+        canvas, revised[name], segments = test_generate_canvas.make_canvas(
             image_id, root, sizes, classes, LEVEL_NAME, aligner=aligner, tricks=test_generate_canvas.TRICKS,
             original_ordering_cut=False, seed=0, train_ids=train_ids)
         for aligned, unaligned, query in zip(segments.transferred, segments.answer, segments.query_masks):
@@ -96,19 +107,43 @@ def aligner_scores(root, aligner, lpips):
             ious.append((landing & query).sum() / max((landing | query).sum(), 1))
             kept.append((landing & query).sum() > (canvas_ops.content_mask(unaligned) & query).sum())
             errors.append(np.abs(aligned[query].astype(float) - truth[query]).mean() if query.any() else 0.0)
-        perceptual.append(lpips(np.round(canvas * 255).astype(np.uint8), truth))
-    return np.mean(ious), np.mean(errors), np.mean(kept), np.mean(perceptual), len(ious)
+        canvases[name] = np.round(canvas * 255).astype(np.uint8)
+        perceptual.append(lpips(canvases[name], truth))
+    figures = {"mask_iou": np.mean(ious), "l1": np.mean(errors), "kept": np.mean(kept),
+               "canvas_lpips": np.mean(perceptual), "segments": len(ious)}
+    return figures, canvases, revised
+
+
+def canvas_evaluation(root, canvases, revised, lpips, segmenter):
+    """{aligner: {vgg16_fd, vgg16_kid, vgg16_kid_sd, miou, pixel_accuracy, miou_revised, ...}}: the
+    evaluation's distribution distance (against the real test images) and segmentation score
+    (against the test layouts and each canvas' own revised layout) of every aligner's canvases."""
+    classes = class_table.load_classes(root)
+    shape = data_root.load_sizes(root).shape(data_root.LEVELS[LEVEL_NAME])
+    names = sorted(next(iter(canvases.values())))
+    truths = [file_io.read_image(root / folders.test_images(LEVEL_NAME) / f"{name}.png", shape=shape) for name in names]
+    layouts = {name: labels.read_label(root / folders.LAYOUTS[LEVEL_NAME][1] / f"{name}.png", classes, shape=shape)
+               for name in names}
+    sets = {aligner: [images[name] for name in names] for aligner, images in canvases.items()}
+    figures = evaluate.distribution_scores(sets, truths, lpips.pooled_features, "vgg16")[0]
+    for aligner, images in canvases.items():
+        figures[aligner].update(evaluate.segmentation_scores({aligner: images}, layouts, revised[aligner], segmenter,
+                                                             classes)[aligner])
+    return figures
 
 
 def seed_scores(root, demo_seed, args, lpips):
-    """{aligner: scores} on one demo seed's root (built and trained when not done yet)."""
+    """{aligner: {figure: value}} on one demo seed's root (built and trained when not done yet)."""
     prepare_demo_root(root, demo_seed, "quick")
-    scores = {}
+    segmenter = own_segmenter(root, LEVEL_NAME, class_table.load_classes(root))
+    scores, canvases, revised = {}, {}, {}
     for aligner in SCRIPTS:
         variant = aligner_variant(root, aligner, args)
         train_and_test(variant, aligner, args)
-        scores[aligner] = aligner_scores(variant, aligner, lpips)
-    scores["none"] = aligner_scores(variant, "none", lpips)
+        scores[aligner], canvases[aligner], revised[aligner] = aligner_scores(variant, aligner, lpips)
+    scores["none"], canvases["none"], revised["none"] = aligner_scores(variant, "none", lpips)
+    for aligner, figures in canvas_evaluation(root, canvases, revised, lpips, segmenter).items():
+        scores[aligner].update(figures)
     return {aligner: scores[aligner] for aligner in ALIGNERS}
 
 
@@ -131,19 +166,22 @@ def main(argv=None):
           f"{args.steps} training steps each, learning rate {args.learning_rate or 'of each script'}, seed {args.seed}; "
           f"flow: learning rate {learning_rate('flow', args) or appearance_flow.LEARNING_RATE:g}, "
           f"outside weight {args.outside_weight:g}, smoothness weight {args.smoothness_weight:g}")
-    print(f"{'seed':>6} {'aligner':<8} {'segments':>8} {'mask IoU':>9} {'L1 in query':>12} {'kept':>6} {'canvas LPIPS':>13}")
+    print(f"{'seed':>6} {'aligner':<8} {'segments':>8} " + " ".join(f"{title:>{width}}" for title, _, width, *_ in FIGURES))
     for seed in seeds:
-        for aligner, (iou, error, kept, perceptual, count) in scores[seed].items():
-            print(f"{seed:>6} {aligner:<8} {count:>8} {iou:>9.3f} {error:>12.2f} {kept:>6.2f} {perceptual:>13.3f}")
-    summary = {aligner: [mean_and_spread([scores[seed][aligner][figure] for seed in seeds]) for figure in range(4)]
+        for aligner, figures in scores[seed].items():
+            cells = (f"{figures[key] * scale:>{width}.{digits}f}" for _, key, width, digits, scale in FIGURES)
+            print(f"{seed:>6} {aligner:<8} {figures['segments']:>8} " + " ".join(cells))
+    summary = {aligner: {key: mean_and_spread([scores[seed][aligner][key] for seed in seeds]) for _, key, *_ in FIGURES}
                for aligner in ALIGNERS}
     print(f"mean (standard deviation) over {len(seeds)} seeds:")
     for aligner, figures in summary.items():
-        print(f"{'':>6} {aligner:<8} {'':>8} " + " ".join(f"{mean:.3f} ({spread:.3f})" for mean, spread in figures))
-    (flow_lpips, flow_sd), (affine_lpips, affine_sd) = summary["flow"][3], summary["affine"][3]
+        cells = (f"{figures[key][0] * scale:.{digits}f} ({figures[key][1] * scale:.{digits}f})"
+                 for _, key, _, digits, scale in FIGURES)
+        print(f"{'':>6} {aligner:<8} {'':>8} " + " ".join(cells))
+    (flow_lpips, flow_sd), (affine_lpips, affine_sd) = (summary[aligner]["canvas_lpips"] for aligner in ("flow", "affine"))
     print(f"flow_canvas_lpips={flow_lpips:.4f} affine_canvas_lpips={affine_lpips:.4f} "
           f"flow_beats_affine={str(affine_lpips - flow_lpips > max(flow_sd, affine_sd)).lower()}")
-    print(" ".join(f"{aligner}_mask_iou={summary[aligner][0][0]:.4f}" for aligner in ("flow", "affine", "none")))
+    print(" ".join(f"{aligner}_mask_iou={summary[aligner]['mask_iou'][0]:.4f}" for aligner in ("flow", "affine", "none")))
 
 
 if __name__ == "__main__":

@@ -11,14 +11,17 @@
    same seed, steps and fixed learning rate, the only difference being --contextual-weight (and its
    other options): the term acts at level 2, where its layers have positions to compare (at level 1
    of a base-64 root conv5_2 has 32). Level 2 then paints the test canvases.
-3. python_code/evaluate.py's scores (PSNR, SSIM, LPIPS) of both against the same ground truth, per
-   seed, then their mean and standard deviation over the seeds.
+3. python_code/evaluate.py's evaluation of both against the same ground truth, per seed (PSNR,
+   SSIM, LPIPS, |x - canvas|, FD-VGG16 and KID-VGG16, and the segmentation score with the seed
+   root's own segmenter, trained there as run_demo.sh trains it), then every figure's mean and
+   standard deviation over the seeds.
 4. The extra seconds per level-2 training step that the term costs, in this process on a batch of
    the root's own samples, and the term alone (forward and backward) at the original's level-2 size
    (512x1024: conv3_2 and conv4_2 pooled to at most --max-positions positions).
-Last lines: `contextual_beats_plain=<true|false> contextual_lpips_delta_sd=<s>` (true when the mean
-LPIPS with the term is lower by more than the larger spread), then `contextual_lpips_delta=<mean of
-with - without>` (negative: the term helped).
+Last lines: `contextual_fd_delta=<d> contextual_miou_delta=<m>` (means of with - without: a
+negative FD and a positive mIoU are the term's gains), `contextual_beats_plain=<true|false>
+contextual_lpips_delta_sd=<s>` (true when the mean LPIPS with the term is lower by more than the
+larger spread), then `contextual_lpips_delta=<mean of with - without>` (negative: the term helped).
 """
 
 import argparse
@@ -45,12 +48,17 @@ import synthesis  # noqa: E402
 import synthesis_512_1024  # noqa: E402
 from contextual_loss import ContextualLoss  # noqa: E402
 from synthesis_network import SynthesisNetwork  # noqa: E402
-from demo_roots import benchmark_parser, chosen_seeds, mean_and_spread, prepare_demo_root, variant_root  # noqa: E402
+from demo_roots import (benchmark_parser, chosen_seeds, mean_and_spread, own_segmenter,  # noqa: E402
+                        prepare_demo_root, variant_root)
 from vgg_features import load_vgg  # noqa: E402
 
 LOG = logging.getLogger("sims")
 VARIANTS = ("without", "with")
+LEVEL_2 = "512"   # the level the term acts at, whose test canvases both variants paint
 ORIGINAL_LEVEL_2 = (512, 1024)
+FIGURES = (("PSNR", "psnr"), ("SSIM", "ssim"), ("LPIPS", "lpips"), ("|x - canvas|", "canvas_error"),
+           ("FD-VGG16", "vgg16_fd"), ("KID-VGG16 x 1000", "vgg16_kid"), ("mIoU", "miou"),
+           ("mIoU revised", "miou_revised"))
 
 
 def run_script(script, root, *options):
@@ -135,23 +143,40 @@ def contextual_options(name, contextual):
             "--contextual-bandwidth", contextual.bandwidth, "--contextual-max-positions", contextual.max_positions]
 
 
-def seed_table(root, demo_seed, args, contextual, lpips):
-    """[(row, images, PSNR, SSIM, LPIPS, |x - canvas|)] of both variants and the canvas on one seed."""
+def seed_record(root, demo_seed, args, contextual, lpips):
+    """evaluate.py's record of both variants on one seed: its rows are SIMS without and with the term,
+    the canvas alone and the real test images, scored with the seed root's own segmenter."""
     prepare_demo_root(root, demo_seed, "long", args.base_height)   # levels 256 and 512
-    table = []
+    segmenter = own_segmenter(root, LEVEL_2, class_table.load_classes(root))
     without = variant_root(root, variant_name("without", args, contextual))   # its level 1 serves both
+    rows, shared = {}, {}
     for name in VARIANTS:
         variant = variant_root(root, variant_name(name, args, contextual))
         started = time.perf_counter()
         train_and_test(variant, args, contextual_options(name, contextual),
                        level_1_from=None if name == "without" else without)
         LOG.info("seed %d, %s: trained and tested in %.0f s", demo_seed, name, time.perf_counter() - started)
-        for row in evaluate.method_scores(variant, "512", lpips)[0]:
-            if row[0].startswith("SIMS"):
-                table.append((f"SIMS, {name} contextual", *row[1:]))
-            elif row[0] == "canvas alone" and name == VARIANTS[0]:
-                canvas_row = row
-    return table + [canvas_row]
+        record = evaluate.evaluate_level(variant, LEVEL_2, lpips, segmenter=segmenter)
+        for row, values in record["rows"].items():
+            if row.startswith("SIMS"):
+                rows[f"SIMS, {name} contextual"] = values
+            elif name == VARIANTS[0]:   # the canvas alone and the real images: the same for both
+                shared[row] = values
+    return {**record, "rows": {**rows, **shared}}
+
+
+def seed_figure(record, row, key):
+    """A figure of a row of a seed's record (NaN where the row has none, as the real images' PSNR)."""
+    value = record["rows"][row].get(key)
+    return np.nan if value is None else value
+
+
+def mean_cell(key, mean, spread):
+    """"mean (sd)" of a figure over the seeds, KID x 1000 as evaluate.py shows it; "-" where a row has none."""
+    if np.isnan(mean):
+        return f"{'-':>18}"
+    scale = 1000 if key.endswith("_kid") else 1
+    return f"{mean * scale:.3f} ({spread * scale:.3f})".rjust(18)
 
 
 def main(argv=None):
@@ -177,8 +202,8 @@ def main(argv=None):
     contextual = ContextualLoss(args.weight, layers, args.bandwidth, args.max_positions, layer_weights)
     lpips = evaluate.Lpips()
     roots = {seed: args.root.resolve() / f"seed_{seed}" for seed in seeds}
-    tables = {seed: seed_table(roots[seed], seed, args, contextual, lpips) for seed in seeds}
-    plain, with_term = (seconds_per_step(roots[seeds[0]], loss) for loss in (None, contextual))
+    records = {seed: seed_record(roots[seed], seed, args, contextual, lpips) for seed in seeds}
+    plain_seconds, term_seconds = (seconds_per_step(roots[seeds[0]], loss) for loss in (None, contextual))
     alone = term_seconds_at_original_size(contextual)
     print(f"demo seeds {', '.join(map(str, seeds))} (a root each in {args.root}/seed_S); level 256 "
           f"{args.steps_256} steps, level 512 {args.steps_512} steps, learning rate {args.learning_rate:g}, "
@@ -187,20 +212,26 @@ def main(argv=None):
           f"{args.max_positions}")
     for seed in seeds:
         print(f"demo seed {seed}:")
-        print(evaluate.format_table(tables[seed]))
+        print(evaluate.format_record(records[seed]))
     print(f"mean (standard deviation) over {len(seeds)} seeds:")
-    for index, (row, *_) in enumerate(tables[seeds[0]]):
-        figures = [mean_and_spread([tables[seed][index][column] for seed in seeds]) for column in (2, 3, 4, 5)]
-        print(f"{row:<28} " + " ".join(f"{mean:.3f} ({spread:.3f})" for mean, spread in figures))
-    print(f"level-2 training step: {plain:.3f} s without, {with_term:.3f} s with the term "
-          f"(+{with_term - plain:.3f} s, x{with_term / plain:.2f})")
+    print(f"{'method':<26} " + " ".join(f"{title:>18}" for title, _ in FIGURES))
+    summary = {}
+    for row in records[seeds[0]]["rows"]:
+        summary[row] = {key: mean_and_spread([seed_figure(records[seed], row, key) for seed in seeds])
+                        for _, key in FIGURES}
+        print(f"{row:<26} " + " ".join(mean_cell(key, *summary[row][key]) for _, key in FIGURES))
+    print(f"level-2 training step: {plain_seconds:.3f} s without, {term_seconds:.3f} s with the term "
+          f"(+{term_seconds - plain_seconds:.3f} s, x{term_seconds / plain_seconds:.2f})")
     print(f"the term alone, forward and backward, at the original's 512x1024: {alone:.3f} s")
-    deltas = [tables[seed][1][4] - tables[seed][0][4] for seed in seeds]
-    (without, without_sd), (with_lpips, with_sd) = (mean_and_spread([tables[seed][row][4] for seed in seeds])
-                                                    for row in (0, 1))
-    print(f"contextual_beats_plain={str(without - with_lpips > max(without_sd, with_sd)).lower()} "
-          f"contextual_lpips_delta_sd={mean_and_spread(deltas)[1]:.4f}")
-    print(f"contextual_lpips_delta={mean_and_spread(deltas)[0]:+.4f}")
+    without, with_term = (f"SIMS, {name} contextual" for name in VARIANTS)
+    deltas = {key: [seed_figure(records[seed], with_term, key) - seed_figure(records[seed], without, key)
+                    for seed in seeds] for key in ("lpips", "vgg16_fd", "miou")}
+    (plain_lpips, plain_sd), (term_lpips, term_sd) = (summary[row]["lpips"] for row in (without, with_term))
+    print(f"contextual_fd_delta={mean_and_spread(deltas['vgg16_fd'])[0]:+.2f} "
+          f"contextual_miou_delta={mean_and_spread(deltas['miou'])[0]:+.4f}")
+    print(f"contextual_beats_plain={str(plain_lpips - term_lpips > max(plain_sd, term_sd)).lower()} "
+          f"contextual_lpips_delta_sd={mean_and_spread(deltas['lpips'])[1]:.4f}")
+    print(f"contextual_lpips_delta={mean_and_spread(deltas['lpips'])[0]:+.4f}")
 
 
 if __name__ == "__main__":
