@@ -221,7 +221,7 @@ def main(argv=None):
                         for _, key in FIGURES}
         print(f"{row:<26} " + " ".join(mean_cell(key, *summary[row][key]) for _, key in FIGURES))
     print(f"level-2 training step: {plain_seconds:.3f} s without, {term_seconds:.3f} s with the term "
-          f"(+{term_seconds - plain_seconds:.3f} s, x{term_seconds / plain_seconds:.2f})")
+          f"({term_seconds - plain_seconds:+.3f} s, x{term_seconds / plain_seconds:.2f})")
     print(f"the term alone, forward and backward, at the original's 512x1024: {alone:.3f} s")
     without, with_term = (f"SIMS, {name} contextual" for name in VARIANTS)
     deltas = {key: [seed_figure(records[seed], with_term, key) - seed_figure(records[seed], without, key)

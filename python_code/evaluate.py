@@ -176,13 +176,6 @@ def method_scores(root, level_name, lpips=None, rows=None, truths=None):
     return table, canvas_error([truths[name] for name in names], [canvases[name] for name in names])
 
 
-def format_table(table):
-    lines = [f"{'method':<28} {'images':>6} {'PSNR':>7} {'SSIM':>6} {'LPIPS':>6} {'|x - canvas|':>12}"]
-    lines += [f"{row:<28} {images:>6} {psnr:>7.2f} {ssim:>6.3f} {perceptual:>6.3f} {kept:>12.1f}"
-              for row, images, psnr, ssim, perceptual, kept in table]
-    return "\n".join(lines)
-
-
 def compare_with_reference(folder, reference):
     """Lines comparing every image of `folder` with the image of the same name in `reference`
     (.png or .jpg): per image and over all, max and mean |difference| and PSNR."""
