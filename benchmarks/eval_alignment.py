@@ -42,7 +42,6 @@ import class_table  # noqa: E402
 import command_line  # noqa: E402
 import data_root  # noqa: E402
 import evaluate  # noqa: E402
-import file_io  # noqa: E402
 import folders  # noqa: E402
 import labels  # noqa: E402
 import test_generate_canvas  # noqa: E402
@@ -89,16 +88,15 @@ def train_and_test(variant, aligner, args):
         subprocess.run(command, check=True)
 
 
-def aligner_scores(root, aligner, lpips):
+def aligner_scores(root, aligner, lpips, truths):
     """({figure: value} of an aligner's segments and canvases: mask_iou, l1, kept, canvas_lpips, segments;
-    {name: canvas (uint8)}, {name: the canvas' revised layout})."""
+    {name: canvas (uint8)}, {name: the canvas' revised layout}); truths: {name: ground-truth test image}."""
     sizes, classes = data_root.load_sizes(root), class_table.load_classes(root)
-    shape = sizes.shape(data_root.LEVELS[LEVEL_NAME])
     train_ids = data_root.list_image_ids(root / test_generate_canvas.TRAIN_IMAGE_LIST)
     ious, errors, kept, perceptual, canvases, revised = [], [], [], [], {}, {}
     for image_id in data_root.list_image_ids(root / test_generate_canvas.LAYOUT_FOLDER):
         name = data_root.image_name(image_id)
-        truth = file_io.read_image(root / folders.test_images(LEVEL_NAME) / f"{name}.png", shape=shape)
+        truth = truths[name]
         canvas, revised[name], segments = test_generate_canvas.make_canvas(
             image_id, root, sizes, classes, LEVEL_NAME, aligner=aligner, tricks=test_generate_canvas.TRICKS,
             original_ordering_cut=False, seed=0, train_ids=train_ids)
@@ -114,18 +112,17 @@ def aligner_scores(root, aligner, lpips):
     return figures, canvases, revised
 
 
-def canvas_evaluation(root, canvases, revised, lpips, segmenter):
+def canvas_evaluation(root, canvases, revised, truths, lpips, segmenter):
     """{aligner: {vgg16_fd, vgg16_kid, vgg16_kid_sd, miou, pixel_accuracy, miou_revised, ...}}: the
     evaluation's distribution distance (against the real test images) and segmentation score
     (against the test layouts and each canvas' own revised layout) of every aligner's canvases."""
     classes = class_table.load_classes(root)
     shape = data_root.load_sizes(root).shape(data_root.LEVELS[LEVEL_NAME])
-    names = sorted(next(iter(canvases.values())))
-    truths = [file_io.read_image(root / folders.test_images(LEVEL_NAME) / f"{name}.png", shape=shape) for name in names]
+    names = sorted(truths)
     layouts = {name: labels.read_label(root / folders.LAYOUTS[LEVEL_NAME][1] / f"{name}.png", classes, shape=shape)
                for name in names}
     sets = {aligner: [images[name] for name in names] for aligner, images in canvases.items()}
-    figures = evaluate.distribution_scores(sets, truths, lpips.pooled_features, "vgg16")[0]
+    figures = evaluate.distribution_scores(sets, [truths[name] for name in names], lpips.pooled_features, "vgg16")[0]
     for aligner, images in canvases.items():
         figures[aligner].update(evaluate.segmentation_scores({aligner: images}, layouts, revised[aligner], segmenter,
                                                              classes)[aligner])
@@ -136,13 +133,16 @@ def seed_scores(root, demo_seed, args, lpips):
     """{aligner: {figure: value}} on one demo seed's root (built and trained when not done yet)."""
     prepare_demo_root(root, demo_seed, "quick")
     segmenter = own_segmenter(root, LEVEL_NAME, class_table.load_classes(root))
+    image_ids = data_root.list_image_ids(root / test_generate_canvas.LAYOUT_FOLDER)
+    names = [data_root.image_name(image_id) for image_id in image_ids]
+    truths = dict(zip(names, evaluate.read_truths(root, LEVEL_NAME, names)))
     scores, canvases, revised = {}, {}, {}
     for aligner in SCRIPTS:
         variant = aligner_variant(root, aligner, args)
         train_and_test(variant, aligner, args)
-        scores[aligner], canvases[aligner], revised[aligner] = aligner_scores(variant, aligner, lpips)
-    scores["none"], canvases["none"], revised["none"] = aligner_scores(variant, "none", lpips)
-    for aligner, figures in canvas_evaluation(root, canvases, revised, lpips, segmenter).items():
+        scores[aligner], canvases[aligner], revised[aligner] = aligner_scores(variant, aligner, lpips, truths)
+    scores["none"], canvases["none"], revised["none"] = aligner_scores(variant, "none", lpips, truths)
+    for aligner, figures in canvas_evaluation(root, canvases, revised, truths, lpips, segmenter).items():
         scores[aligner].update(figures)
     return {aligner: scores[aligner] for aligner in ALIGNERS}
 
