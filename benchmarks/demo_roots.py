@@ -86,5 +86,6 @@ def own_segmenter(root, level_name, classes):
     resumes): one segmenter scores every variant root inside ROOT, which share its data."""
     command = [sys.executable, str(REPO_ROOT / "python_code" / "segmentation.py"), "--root", str(root), "--train",
                "--level", level_name, "--max-steps", str(SEGMENTATION_STEPS), "--save-every", "500"]
-    subprocess.run(command, check=True)
+    if subprocess.run(command).returncode:
+        raise DataError(f"{root}: the segmenter could not be trained there (its error is above)")
     return segmentation_score.OwnSegmenter(root, level_name, classes)
