@@ -6,7 +6,8 @@
 2. The SIMS network of synthesis_256_512.py is trained in this process exactly as the demo trains
    it (same seed, so the same initial weights and samples; --batch-size, 1 as the demo by default;
    the fixed --learning-rate or a schedule "RATE:UNTIL,RATE": 1e-3 to step 1500, then 1e-4, is
-   "1e-3:1500,1e-4"). With --parametric it trains the parametric baseline instead (empty canvases,
+   "1e-3:1500,1e-4"; --sets N draws its canvases from the first N training canvas sets, the
+   original's 5 by default). With --parametric it trains the parametric baseline instead (empty canvases,
    the clean layout), whose |x - canvas| the demo's goal compares SIMS' with. --layer-rate-factor K
    trains the layers of --layers (default: g_decoder_final and g_256_conv100, the layers after the
    full-size canvas enters) at K times the rate: each Adam update of their variables is scaled by
@@ -161,11 +162,14 @@ def main(argv=None):
     parser.add_argument("--layers", default="g_decoder_final,g_256_conv100",
                         help="variable scopes --layer-rate-factor applies to, comma-separated")
     parser.add_argument("--base-height", type=command_line.positive_int, help="base height of the demo root it builds (default 32)")
+    parser.add_argument("--sets", type=command_line.positive_int, default=synthesis_256_512.CONFIG.sets,
+                        help="training canvas sets drawn from (default the original's "
+                             f"{synthesis_256_512.CONFIG.sets}; more must be made first, train_generate_synthesis.py --sets)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     prepare_demo_root(root, args.demo_seed, "quick", args.base_height)
     run = argparse.Namespace(root=root, seed=args.seed, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root))
-    config = dataclasses.replace(synthesis_256_512.CONFIG, parametric=args.parametric)
+    config = dataclasses.replace(synthesis_256_512.CONFIG, parametric=args.parametric, sets=args.sets)
     read_sample = synthesis.sample_reader(config, run)[0]
     tf.random.set_seed(args.seed)   # as training.parse_arguments: the demo's initial weights
     network, vgg = SynthesisNetwork(config.level, run.classes.count), load_vgg(root)
@@ -183,7 +187,7 @@ def main(argv=None):
     lpips, tests = evaluate.Lpips(), test_inputs(root, run.classes, config)
     train_samples = [read_sample(index) for index in TRAIN_SAMPLES]
     print(f"demo seed {args.demo_seed}, base height {run.sizes.base_height}, training seed {args.seed}, "
-          f"batch {args.batch_size}{', parametric baseline' if args.parametric else ''}"
+          f"batch {args.batch_size}, training canvas sets {args.sets}{', parametric baseline' if args.parametric else ''}"
           + (f", {args.layer_rate_factor:g} x the rate for {args.layers}" if args.layer_rate_factor != 1 else ""))
     header = None
     started = time.perf_counter()
