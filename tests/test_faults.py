@@ -303,15 +303,23 @@ def test_kill_9_of_the_cityscapes_import_then_the_same_command_gives_the_uninter
 
 def _start_and_freeze(command, lock):
     """Start a run, wait until it holds `lock` (a lock file path), then freeze it there (SIGSTOP), as
-    if it were slow: a second run started now meets it for certain."""
+    if it were slow: a second run started now meets it for certain. The file appears before its flock
+    is taken; the holder's pid is written only after, so that is what we wait for."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while not Path(lock).exists():
+    while _lock_holder(lock) != f"pid {process.pid}":
         assert process.poll() is None, f"the first run ended before taking {lock}: {process.stderr.read()[-2000:]}"
         assert time.monotonic() < deadline
         time.sleep(0.01)
     process.send_signal(signal.SIGSTOP)
     return process
+
+
+def _lock_holder(lock):
+    try:
+        return Path(lock).read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 def _resume_and_finish(process):
