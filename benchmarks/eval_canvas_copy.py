@@ -162,9 +162,7 @@ def main(argv=None):
     parser.add_argument("--layers", default="g_decoder_final,g_256_conv100",
                         help="variable scopes --layer-rate-factor applies to, comma-separated")
     parser.add_argument("--base-height", type=command_line.positive_int, help="base height of the demo root it builds (default 32)")
-    parser.add_argument("--sets", type=command_line.positive_int, default=synthesis_256_512.CONFIG.sets,
-                        help="training canvas sets drawn from (default the original's "
-                             f"{synthesis_256_512.CONFIG.sets}; more must be made first, train_generate_synthesis.py --sets)")
+    synthesis.add_sets_option(parser, synthesis_256_512.CONFIG)
     args = parser.parse_args(argv)
     root = args.root.resolve()
     prepare_demo_root(root, args.demo_seed, "quick", args.base_height)

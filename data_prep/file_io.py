@@ -109,10 +109,7 @@ def folder_lock(folder, name="run", what="a run"):
     except OSError as error:
         raise (storage_error(folder, error, "taking its lock") or error) from None
     if descriptor is None:
-        holder = ""
-        with contextlib.suppress(OSError):
-            holder = path.read_text().strip()
-        raise DataError(f"{folder}: {what} is already working here ({holder or 'another process'}); wait for it "
+        raise DataError(f"{folder}: {what} is already working here ({lock_holder(path) or 'another process'}); wait for it "
                         "to end, or give this one another --root or --shard")
     _held_locks[path] = [descriptor, 1]
     try:
@@ -122,6 +119,14 @@ def folder_lock(folder, name="run", what="a run"):
         with contextlib.suppress(OSError):
             path.unlink()
         os.close(descriptor)
+
+
+def lock_holder(path):
+    """What a held lock file says of its holder ("pid N", written once its flock is taken), or ""."""
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
 
 
 def release_inherited_locks():

@@ -241,11 +241,17 @@ def vgg_layer_list(text):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def add_sets_option(parser, config):
+    """--sets: how many training canvas sets the level draws from (train_generate_synthesis.py makes them)."""
+    parser.add_argument("--sets", type=command_line.positive_int, default=config.sets,
+                        help=f"random training canvas sets to draw from (default {config.sets}; more must be made "
+                             "first, data_prep/train_generate_synthesis.py --sets)")
+
+
 def main(config, training_phase, doc, argv=None):
     """The command line of a synthesis script."""
     def synthesis_options(parser):
-        parser.add_argument("--sets", type=command_line.positive_int, default=config.sets,
-                            help=f"random training canvas sets to draw from (default {config.sets})")
+        add_sets_option(parser, config)
         parser.add_argument("--parametric", action="store_true",
                             help="the parametric baseline: this network on empty canvases, trained and tested on "
                                  "the layout alone (CRN's setting, not CRN's architecture), in "

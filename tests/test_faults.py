@@ -307,19 +307,12 @@ def _start_and_freeze(command, lock):
     is taken; the holder's pid is written only after, so that is what we wait for."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while _lock_holder(lock) != f"pid {process.pid}":
+    while file_io.lock_holder(lock) != f"pid {process.pid}":
         assert process.poll() is None, f"the first run ended before taking {lock}: {process.stderr.read()[-2000:]}"
         assert time.monotonic() < deadline
         time.sleep(0.01)
     process.send_signal(signal.SIGSTOP)
     return process
-
-
-def _lock_holder(lock):
-    try:
-        return Path(lock).read_text().strip()
-    except FileNotFoundError:
-        return ""
 
 
 def _resume_and_finish(process):
