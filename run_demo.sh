@@ -5,22 +5,28 @@
 # contact sheets. Interrupted, it continues where it stopped when run again, with the same results.
 # The evaluation also trains the project's own segmenter on the demo's training images, for its
 # segmentation score, and scores 100 test scenes (enough for a distribution metric to mean something).
-#   ./run_demo.sh [--long] [make_demo_dataset.py options: --train, --test, --base-height, --seed]
+#   ./run_demo.sh [--long | --textured] [make_demo_dataset.py options: --train, --test, --base-height, --seed, --texture-scale]
 # Presets (docs/demo.md): quick (default, 11 to 32 minutes on two CPU cores, docs/demo.md) trains the synthesis network
 # at level 256 and evaluates there; --long (or SIMS_DEMO_PRESET=long) trains longer and adds level
-# 512 and the appearance-flow aligner. SIMS_DEMO_ROOT=DIR puts
+# 512 and the appearance-flow aligner; --textured (or SIMS_DEMO_PRESET=textured) is the preset that
+# keeps its canvas (textured demo data, 2500 steps). SIMS_DEMO_ROOT=DIR puts
 # the data elsewhere; SIMS_DEMO_TRANSFORM_STEPS (both aligners), SIMS_DEMO_ORDER_STEPS, SIMS_DEMO_SYNTHESIS_STEPS (every level),
 # SIMS_DEMO_SYNTHESIS_512_STEPS and SIMS_DEMO_SEGMENTATION_STEPS override the preset's training lengths. SIMS_DEMO_STOP_AFTER=canvases
 # stops once the canvases are built, before any synthesis training (for benchmarks that train it).
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 preset=${SIMS_DEMO_PRESET:-quick}
-if [[ ${1:-} == --long ]]; then preset=long; shift; fi
+case ${1:-} in --long|--textured) preset=${1#--}; shift ;; esac
+# the textured preset's own settings (docs/demo.md): stronger texture in the demo data, training
+# canvases without the colour transfer, and the last fifth of the synthesis steps at a lower rate
+data_options=() canvas_options=() final_synthesis_rate=
 case $preset in
-  #      levels      steps: transformation order synthesis-256 synthesis-512 segmenter; synthesis learning rate
-  quick) levels="256";     preset_steps=(40 40 1100 0 1500);    synthesis_rate=3e-4 ;;
-  long)  levels="256 512"; preset_steps=(40 40 1500 800 1500);  synthesis_rate=1e-4 ;;
-  *) echo "SIMS_DEMO_PRESET=$preset: expected quick or long" >&2; exit 2 ;;
+  #         levels      steps: transformation order synthesis-256 synthesis-512 segmenter; synthesis learning rate
+  quick)    levels="256";     preset_steps=(40 40 1100 0 1500);    synthesis_rate=3e-4 ;;
+  long)     levels="256 512"; preset_steps=(40 40 1500 800 1500);  synthesis_rate=1e-4 ;;
+  textured) levels="256";     preset_steps=(40 40 2500 0 1500);    synthesis_rate=3e-4
+            final_synthesis_rate=1e-4 data_options=(--texture-scale 3) canvas_options=(--colour-transfer-chance 0) ;;
+  *) echo "SIMS_DEMO_PRESET=$preset: expected quick, long or textured" >&2; exit 2 ;;
 esac
 source "$repo_root/.ci/venv.sh"
 cd "$repo_root"
@@ -44,7 +50,7 @@ declare -A synthesis_script=([256]=python_code/synthesis_256_512.py [512]=python
 final_level=${levels##* }
 say "preset $preset: synthesis at level(s) $levels, evaluated at $final_level"
 
-step data_prep/make_demo_dataset.py --base-height 32 --test 100 "$@"   # later options win
+step data_prep/make_demo_dataset.py --base-height 32 --test 100 "${data_options[@]}" "$@"   # later options win
 # Memory bank, query segments, retrieval
 step data_prep/train_connect_component_mask.py
 step data_prep/test_connect_component_mask.py
@@ -71,7 +77,7 @@ network python_code/order.py --test
 # segments cut from its own images (step 1 at that level)
 step data_prep/test_generate_transform.py --level 256
 for level in $levels; do
-  step data_prep/train_generate_synthesis.py --level "$level"
+  step data_prep/train_generate_synthesis.py --level "$level" "${canvas_options[@]}"
   step data_prep/test_generate_canvas.py --level "$level"
 done
 if [[ ${SIMS_DEMO_STOP_AFTER:-} == canvases ]]; then say "stopping after the canvases (SIMS_DEMO_STOP_AFTER)"; exit 0; fi
@@ -80,8 +86,14 @@ if [[ ${SIMS_DEMO_STOP_AFTER:-} == canvases ]]; then say "stopping after the can
 # two TensorFlow processes on two cores were no faster than one after the other (docs/demo.md).
 synthesize() {
   for level in $levels; do
-    train_synthesis "${synthesis_script[$level]}" --max-steps "${synthesis_steps[$level]}" \
-      --learning-rate "$synthesis_rate" "$@"
+    local steps=${synthesis_steps[$level]}
+    if [[ -n $final_synthesis_rate ]]; then   # 4/5 of the steps, then the rest from that checkpoint
+      train_synthesis "${synthesis_script[$level]}" --max-steps $(( steps * 4 / 5 > 0 ? steps * 4 / 5 : 1 )) \
+        --learning-rate "$synthesis_rate" "$@"
+      train_synthesis "${synthesis_script[$level]}" --max-steps "$steps" --learning-rate "$final_synthesis_rate" "$@"
+    else
+      train_synthesis "${synthesis_script[$level]}" --max-steps "$steps" --learning-rate "$synthesis_rate" "$@"
+    fi
   done
   network "${synthesis_script[$final_level]}" --test "$@"
 }

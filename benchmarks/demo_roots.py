@@ -51,13 +51,15 @@ def mean_and_spread(values):
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
-def prepare_demo_root(root, demo_seed, preset, base_height=None):
+def prepare_demo_root(root, demo_seed, preset, base_height=None, texture_scale=None):
     """run_demo.sh (its preset's levels) on ROOT up to the canvases, with its own demo seed (and
-    base height, the demo's 32 unless given); it skips what is already done."""
+    base height and texture scale, the demo's unless given); it skips what is already done."""
     environment = {**os.environ, "SIMS_DEMO_ROOT": str(root), "SIMS_DEMO_PRESET": preset,
                    "SIMS_DEMO_STOP_AFTER": "canvases"}
-    sizes = [] if base_height is None else ["--base-height", str(base_height)]
-    if subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(demo_seed), *sizes], env=environment).returncode:
+    data_options = [] if base_height is None else ["--base-height", str(base_height)]
+    data_options += [] if texture_scale is None else ["--texture-scale", str(texture_scale)]
+    if subprocess.run([str(REPO_ROOT / "run_demo.sh"), "--seed", str(demo_seed), *data_options],
+                      env=environment).returncode:
         raise DataError(f"{root}: run_demo.sh could not prepare this demo root (its error is above)")
 
 

@@ -1,8 +1,9 @@
 """How the level-256 synthesis network learns to keep its canvas, measured over training steps.
 
 1. A demo root of its own (run_demo.sh up to the level-256 canvases, SIMS_DEMO_STOP_AFTER=canvases;
-   demo seed 3 unless --demo-seed, base height 32 unless --base-height); a root that has them
-   already is reused.
+   demo seed 3 unless --demo-seed, base height 32 unless --base-height, --texture-scale passed to
+   make_demo_dataset.py if given); a root that has them already is reused. It prints the test
+   canvases' own LPIPS against the ground truth ("canvas alone" in the demo's table).
 2. The SIMS network of synthesis_256_512.py is trained in this process exactly as the demo trains
    it (same seed, so the same initial weights and samples; --batch-size, 1 as the demo by default;
    the fixed --learning-rate or a schedule "RATE:UNTIL,RATE": 1e-3 to step 1500, then 1e-4, is
@@ -162,10 +163,12 @@ def main(argv=None):
     parser.add_argument("--layers", default="g_decoder_final,g_256_conv100",
                         help="variable scopes --layer-rate-factor applies to, comma-separated")
     parser.add_argument("--base-height", type=command_line.positive_int, help="base height of the demo root it builds (default 32)")
+    parser.add_argument("--texture-scale", type=command_line.positive_float,
+                        help="texture scale of the demo root it builds (default: the demo's)")
     synthesis.add_sets_option(parser, synthesis_256_512.CONFIG)
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    prepare_demo_root(root, args.demo_seed, "quick", args.base_height)
+    prepare_demo_root(root, args.demo_seed, "quick", args.base_height, args.texture_scale)
     run = argparse.Namespace(root=root, seed=args.seed, sizes=data_root.load_sizes(root), classes=class_table.load_classes(root))
     config = dataclasses.replace(synthesis_256_512.CONFIG, parametric=args.parametric, sets=args.sets)
     read_sample = synthesis.sample_reader(config, run)[0]
@@ -187,6 +190,8 @@ def main(argv=None):
     print(f"demo seed {args.demo_seed}, base height {run.sizes.base_height}, training seed {args.seed}, "
           f"batch {args.batch_size}, training canvas sets {args.sets}{', parametric baseline' if args.parametric else ''}"
           + (f", {args.layer_rate_factor:g} x the rate for {args.layers}" if args.layer_rate_factor != 1 else ""))
+    canvas_lpips = float(np.mean([lpips(canvas, truth) for _, _, canvas, truth in tests]))
+    print(f"the test canvases alone: LPIPS {canvas_lpips:.4f} on {len(tests)} test scenes")
     header = None
     started = time.perf_counter()
     for current in range(args.steps):

@@ -49,7 +49,7 @@ LOG = logging.getLogger("sims")
 METHODS = ("SIMS (canvas + synthesis)", "parametric (empty canvas)", "canvas alone")
 FIGURES = ("PSNR", "SSIM", "LPIPS", "|x - canvas|", "FD-VGG16", "KID-VGG16 x1e3", "mIoU", "mIoU revised")
 RECORD_KEYS = ("psnr", "ssim", "lpips", "canvas_error", "vgg16_fd", "vgg16_kid", "miou", "miou_revised")
-EVALUATED_LEVEL = {"quick": "256", "long": "512"}
+EVALUATED_LEVEL = {"quick": "256", "long": "512", "textured": "256"}
 INNER_MARGIN = 3
 CLASS_SHARE = 0.01
 

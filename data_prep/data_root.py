@@ -61,8 +61,9 @@ def load_sizes(root):
         raise DataError(f"{path}: {error}") from None
 
 
-def write_dataset_json(root, sizes, **details):
-    """Record the root's base height (and where its data came from); refuses to mix two datasets."""
+def write_dataset_json(root, sizes, absent_means=None, **details):
+    """Record the root's base height (and where its data came from); refuses to mix two datasets.
+    absent_means: {key: value} that a description written before the key existed stands for."""
     path = dataset_json_path(root)
     content = {"base_height": sizes.base_height, **details}
     if path.exists():
@@ -70,6 +71,7 @@ def write_dataset_json(root, sizes, **details):
             existing = json.loads(path.read_text())
         except ValueError as error:
             raise DataError(f"{path}: not a valid dataset description ({error})") from None
+        existing = {**(absent_means or {}), **existing}
         clashes = [f"{key}={existing[key]!r} (asked {value!r})" for key, value in content.items()
                    if key in existing and existing[key] != value]
         if clashes:

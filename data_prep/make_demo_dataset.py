@@ -477,7 +477,7 @@ class Scene:
     occlusions: set          # (front id, back id) pairs met while painting
 
 
-def render_scene(rng, height, width, guaranteed=None):
+def render_scene(rng, height, width, guaranteed=None, texture_scale=1.0):
     """Render one street scene at height x width."""
     camera = Camera(height, width, horizon=height * rng.uniform(0.38, 0.48),
                     centre=width * rng.uniform(0.42, 0.58), focal=width * FOCAL_PER_WIDTH)
@@ -570,7 +570,7 @@ def render_scene(rng, height, width, guaranteed=None):
 
     # The ground last: it only shows where nothing nearer stands, and carries the shadows.
     paint_ground(canvas, camera, street, rng, shadows)
-    rgb = shade(canvas, rng)
+    rgb = shade(canvas, rng, texture_scale)
     disparity = np.where(canvas.index == CLASS_ID["sky"] - 1, 0.0,
                          camera.disparity(np.maximum(canvas.nearness, 0))).astype(np.float32)
     punch_invalid_holes(disparity, rng)
@@ -583,15 +583,17 @@ def smooth_noise(rng, height, width, cell):
     return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def shade(canvas, rng):
-    """Per-class texture, then per-image lighting (gain, tint, soft vertical falloff)."""
+def shade(canvas, rng, texture_scale=1.0):
+    """Per-class texture (TEXTURE times texture_scale), then per-image lighting (gain, tint, soft
+    vertical falloff)."""
     height, width = canvas.height, canvas.width
     fine = rng.standard_normal((height, width)).astype(np.float32)
     blotches = smooth_noise(rng, height, width, max(height // 24, 2))
     grain = np.zeros(256, np.float32)
     blotch = np.zeros(256, np.float32)
     for name, (fine_amount, blotch_amount) in TEXTURE.items():
-        grain[CLASS_ID[name] - 1], blotch[CLASS_ID[name] - 1] = fine_amount, blotch_amount
+        grain[CLASS_ID[name] - 1] = fine_amount * texture_scale
+        blotch[CLASS_ID[name] - 1] = blotch_amount * texture_scale
     rgb = canvas.rgb + (grain[canvas.index] * fine + blotch[canvas.index] * blotches)[..., None]
     gain = rng.uniform(0.75, 1.2)
     tint = rng.uniform(0.92, 1.08, 3)
@@ -632,10 +634,10 @@ def output_paths(root, image_id):
     return {base / folder / name: spec for folder, spec in image_folders.items()}
 
 
-def process_image(image_id, root, sizes, seed):
+def process_image(image_id, root, sizes, seed, texture_scale=1.0):
     rng = per_image_runner.image_rng(seed, image_id)
     guaranteed = GUARANTEED_CLASSES[image_id % len(GUARANTEED_CLASSES)]
-    scene = render_scene(rng, *sizes.shape(4), guaranteed=guaranteed)
+    scene = render_scene(rng, *sizes.shape(4), guaranteed=guaranteed, texture_scale=texture_scale)
     for path, (level, kind) in output_paths(root, image_id).items():
         shape = sizes.shape(level)
         if kind == "rgb":
@@ -655,15 +657,20 @@ def main(argv=None):
     parser.add_argument("--base-height", type=int, default=DEFAULT_BASE_HEIGHT,
                         help="height of level 1 (the original's 256); a multiple of 32")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--texture-scale", type=command_line.positive_float, default=1.0,
+                        help="factor on every class' texture strength (default 1)")
     per_image_runner.add_runner_arguments(parser)
     args = parser.parse_args(argv)
 
     sizes = data_root.Sizes(args.base_height)
     root = args.root.resolve()
-    data_root.write_dataset_json(root, sizes, source="demo", seed=args.seed)
+    # roots made before the texture scale was recorded hold the default texture
+    data_root.write_dataset_json(root, sizes, source="demo", seed=args.seed, texture_scale=args.texture_scale,
+                                 absent_means={"texture_scale": 1.0})
     test_ids = range(data_root.FIRST_TEST_ID, data_root.FIRST_TEST_ID + args.test)
     image_ids = list(range(1, args.train + 1)) + list(test_ids)
-    process = functools.partial(process_image, root=root, sizes=sizes, seed=args.seed)
+    process = functools.partial(process_image, root=root, sizes=sizes, seed=args.seed,
+                                texture_scale=args.texture_scale)
     done, skipped = per_image_runner.run_per_image(process, image_ids, lambda i: output_paths(root, i),
                                          workers=args.workers, shard=args.shard,
                                          description="demo dataset")

@@ -165,3 +165,32 @@ def test_touching_segments_the_front_one_has_the_larger_disparity():
                 planes_agreeing += agrees
     assert strict > 50
     assert planes_agreeing >= 0.75 * planes
+
+
+def test_texture_scale_strengthens_the_texture_and_keeps_the_scene(tmp_path):
+    sizes = data_root.Sizes(32)
+    plain, textured = (demo.render_scene(per_image_runner.image_rng(0, 1), *sizes.shape(4), texture_scale=scale)
+                       for scale in (1.0, 3.0))
+    assert np.array_equal(plain.index, textured.index) and np.array_equal(plain.disparity, textured.disparity)
+    road = plain.index == demo.CLASS_ID["road"] - 1
+
+    def detail(rgb):   # mean absolute difference from a 3x3 box blur, on the road
+        image = rgb.astype(np.float32)
+        return np.abs(image - scipy.ndimage.uniform_filter(image, size=(3, 3, 1)))[road].mean()
+    assert 2.0 < detail(textured.rgb) / detail(plain.rgb) < 3.5
+    demo.main(["--root", str(tmp_path), "--train", "1", "--test", "0", "--base-height", "32",
+               "--texture-scale", "3"])
+    assert json.loads((tmp_path / "dataset.json").read_text())["texture_scale"] == 3.0
+    run = run_script("data_prep/make_demo_dataset.py", "--root", tmp_path, "--train", "1", "--test", "0",
+                     "--base-height", "32")
+    assert run.returncode == 1
+    assert "texture_scale=3.0 (asked 1.0)" in run.stderr
+    # a root described before the scale was recorded holds the default texture
+    old_root = tmp_path / "old"
+    demo.main(["--root", str(old_root), "--train", "1", "--test", "0", "--base-height", "32"])
+    description = json.loads((old_root / "dataset.json").read_text())
+    del description["texture_scale"]
+    (old_root / "dataset.json").write_text(json.dumps(description))
+    run = run_script("data_prep/make_demo_dataset.py", "--root", old_root, "--train", "1", "--test", "0",
+                     "--base-height", "32", "--texture-scale", "3")
+    assert run.returncode == 1 and "texture_scale=1.0 (asked 3.0)" in run.stderr
