@@ -5,8 +5,6 @@ segmenter and an Inception-like graph."""
 
 import hashlib
 import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,28 +15,15 @@ import evaluate
 import file_io
 import folders
 import labels
-from conftest import REPO_ROOT, error_lines, run_script, small_disk
+from conftest import TINY_DEMO_TEST as TEST, TINY_DEMO_TRAIN as TRAIN, error_lines, run_script, run_tiny_demo, small_disk
 from test_feature_distances import write_inception_like_graph
 from test_segmentation import RoadEverywhere, export
-
-TRAIN, TEST = 12, 2
-
-
-def _run_demo(root, *preset):
-    """run_demo.sh as a user runs it, on a tiny demo set in `root`, two steps per network."""
-    environment = dict(os.environ, SIMS_DEMO_ROOT=str(root), SIMS_DEMO_TRANSFORM_STEPS="2",
-                       SIMS_DEMO_ORDER_STEPS="2", SIMS_DEMO_SYNTHESIS_STEPS="2", SIMS_DEMO_SEGMENTATION_STEPS="2")
-    result = subprocess.run(["bash", str(REPO_ROOT / "run_demo.sh"), *preset, "--train", str(TRAIN), "--test", str(TEST),
-                             "--base-height", "32", "--seed", "3"],
-                            env=environment, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")
 def demo_run(module_folder):
     root = module_folder("end_to_end")
-    return root, _run_demo(root)
+    return root, run_tiny_demo(root)
 
 
 def _names(folder, suffix):
@@ -139,7 +124,7 @@ def test_a_full_disk_during_the_evaluation_leaves_whole_files_and_a_rerun_finish
 def test_long_on_the_same_root_keeps_the_quick_runs_work_and_adds_level_512(demo_run):
     root, _ = demo_run
     before = {path: path.read_bytes() for path in (root / "result" / "synthesis").rglob("*.png")}
-    longer = _run_demo(root, "--long")
+    longer = run_tiny_demo(root, "--long")
     assert "preset long" in longer.stderr and "already there" in longer.stderr
     assert {path: (root / path).read_bytes() for path in before} == before
     for model in ("synthesis/synthesis_512", "synthesis_parametric/synthesis_512", "appearance_flow"):

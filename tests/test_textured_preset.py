@@ -5,13 +5,12 @@ the steps), and the run ends with the evaluation table, as the quick preset's do
 import json
 import re
 
-from test_end_to_end import TEST, _run_demo
-
 import folders
+from conftest import TINY_DEMO_TEST, run_tiny_demo
 
 
 def test_the_textured_preset_runs_with_its_own_settings(tmp_path):
-    result = _run_demo(tmp_path, "--textured")
+    result = run_tiny_demo(tmp_path, "--textured")
     assert "preset textured" in result.stderr
     assert json.loads((tmp_path / "dataset.json").read_text())["texture_scale"] == 3.0
     assert "train_generate_synthesis.py --level 256 --colour-transfer-chance 0" in result.stderr
@@ -21,4 +20,4 @@ def test_the_textured_preset_runs_with_its_own_settings(tmp_path):
     assert trainings == [("1", "3e-4", ""), ("2", "1e-4", ""), ("1", "3e-4", " --parametric"),
                          ("2", "1e-4", " --parametric")]
     record = json.loads((tmp_path / folders.evaluation_record("256")).read_text())
-    assert record["rows"]["SIMS (canvas + synthesis)"]["images"] == TEST
+    assert record["rows"]["SIMS (canvas + synthesis)"]["images"] == TINY_DEMO_TEST
