@@ -76,7 +76,7 @@ def write_dataset_json(root, sizes, absent_means=None, **details):
                    if key in existing and existing[key] != value]
         if clashes:
             raise DataError(f"{path}: root already holds other data: {', '.join(clashes)}; "
-                            "use another --root")
+                            "use another --root (for run_demo.sh: SIMS_DEMO_ROOT=DIR)")
     file_io.write_bytes_atomic(path, (json.dumps(content, indent=2) + "\n").encode())
 
 

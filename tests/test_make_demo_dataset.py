@@ -76,7 +76,8 @@ def test_refuses_a_root_that_holds_another_scale(tmp_path):
                      "--base-height", "64")
     assert run.returncode == 1
     assert error_lines(run.stderr) == [f"ERROR {tmp_path / 'dataset.json'}: root already holds other data: "
-                                       "base_height=32 (asked 64); use another --root"]
+                                       "base_height=32 (asked 64); use another --root "
+                                       "(for run_demo.sh: SIMS_DEMO_ROOT=DIR)"]
 
 
 @pytest.mark.parametrize("base_height", [32, 64, 96, 128, 160, 192, 224, 256])
