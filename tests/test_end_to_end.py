@@ -15,7 +15,8 @@ import evaluate
 import file_io
 import folders
 import labels
-from conftest import TINY_DEMO_TEST as TEST, TINY_DEMO_TRAIN as TRAIN, error_lines, run_script, run_tiny_demo, small_disk
+from conftest import TINY_DEMO_TEST as TEST, TINY_DEMO_TRAIN as TRAIN
+from conftest import error_lines, run_script, run_tiny_demo, small_disk
 from test_feature_distances import write_inception_like_graph
 from test_segmentation import RoadEverywhere, export
 
