@@ -11,7 +11,10 @@ figure over the seeds, and whether SIMS meets the demo's goal on each.
    segmenter's mIoU on the real test images.
    Also |x - canvas| of SIMS and the baseline on the content at least INNER_MARGIN pixels from its
    edges (gaps and elision marks), where no blending with what the network paints is expected, and
-   per class of the canvas' label (the classes with at least 1 % of the content over the seeds).
+   per class of the canvas' label (the classes with at least 1 % of the content over the seeds), and
+   by the pixel's place on the content (evaluate.canvas_edge_sums: next to a gap, next to an
+   elision mark, two steps from either, further inside) with the mean signed difference, which
+   shows whether the network darkens the content's edge toward the gap's black.
 3. Per seed, the goal: SIMS's LPIPS below both the parametric baseline's and the canvas alone's, and
    its |x - canvas| at most a third of the parametric baseline's.
 Seeds run one after another (--parallel N runs N at once: the figures are the same, since every
@@ -112,6 +115,18 @@ def class_errors(seed_root, level_name, rows):
     return sums
 
 
+def edge_errors(rows_of_seeds):
+    """{method: {band: [pixels, summed |x - canvas|, summed x - canvas]}} of SIMS and the baseline,
+    over the seeds' read_rows."""
+    sums = {method: {band: np.zeros(3) for band in evaluate.EDGE_BANDS} for method in METHODS[:2]}
+    for rows in rows_of_seeds:
+        for name, canvas in rows["canvas alone"].items():
+            for method in METHODS[:2]:
+                for band, part in evaluate.canvas_edge_sums(rows[method][name], canvas).items():
+                    sums[method][band] += part
+    return sums
+
+
 def goal(table):
     """(SIMS wins on LPIPS against both, SIMS's |x - canvas| over the parametric baseline's)."""
     sims, parametric, canvas = (table[method] for method in METHODS)
@@ -167,6 +182,15 @@ def main(argv=None):
         if pixels >= CLASS_SHARE * content:
             print(f"      {name:<14} {pixels / content:>5.0%} of the content: SIMS {sims / pixels:5.1f}, "
                   f"parametric {parametric / pixels:5.1f}")
+    by_edge = edge_errors(rows.values())
+    print("|x - canvas| (mean x - canvas) by the place on the content, over the seeds:")
+    for band in evaluate.EDGE_BANDS:
+        pixels = by_edge[METHODS[0]][band][0]
+        if not pixels:
+            continue
+        print(f"      {band:<24} {pixels / content:>5.0%} of the content: " + ", ".join(
+            f"{label} {by_edge[method][band][1] / pixels:5.1f} ({by_edge[method][band][2] / pixels:+5.1f})"
+            for label, method in (("SIMS", METHODS[0]), ("parametric", METHODS[1]))))
     outcomes = [goal(table) for table, _, _ in results.values()]
     won = sum(wins and ratio <= 1 / 3 for wins, ratio in outcomes)
     lpips_won = sum(wins for wins, _ in outcomes)

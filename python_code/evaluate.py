@@ -130,6 +130,26 @@ def canvas_error(images, canvases, margin=1):
     return float(np.mean(differences)) if differences else float("nan")
 
 
+EDGE_BANDS = ("next to a gap", "next to an elision mark", "2 px from an edge", "3+ px inside")
+
+
+def canvas_edge_sums(image, canvas):
+    """{band: (pixels, summed |image - canvas|, summed image - canvas)} over the content of an HxWx3
+    uint8 canvas (differences averaged over RGB), by where a pixel lies: next to a gap (a black
+    4-neighbour), else next to an elision mark (a white one), else two steps from either, else
+    three or more inside (canvas_content with margin 3). The image's border is not an edge. The
+    signed sum shows whether a network pulls the content's edge toward the gap's black."""
+    content = canvas_content(canvas)
+    cross = scipy.ndimage.generate_binary_structure(2, 1)
+    next_to_gap = content & scipy.ndimage.binary_dilation(~canvas.any(axis=2), cross)
+    next_to_mark = content & scipy.ndimage.binary_dilation((canvas == 255).all(axis=2), cross) & ~next_to_gap
+    inside = canvas_content(canvas, margin=3)
+    two_steps = content & ~next_to_gap & ~next_to_mark & ~inside
+    difference = (image.astype(np.float64) - canvas).mean(axis=2)
+    return {band: (int(where.sum()), float(np.abs(difference[where]).sum()), float(difference[where].sum()))
+            for band, where in zip(EDGE_BANDS, (next_to_gap, next_to_mark, two_steps, inside))}
+
+
 def read_rows(root, level_name):
     """{row name: {image name: HxWx3 uint8}} of the methods whose outputs are there."""
     names = sorted(p.stem for p in (root / folders.canvases(level_name)).glob("*.mat"))

@@ -58,6 +58,22 @@ def test_canvas_error_with_a_margin_counts_only_pixels_that_far_inside_the_conte
     assert inner.sum() == 7 * 5 - 5
 
 
+def test_canvas_edge_sums_split_the_content_by_its_distance_from_gaps_and_elision_marks():
+    canvas = np.zeros((5, 8, 3), np.uint8)
+    canvas[:, :6] = 100            # content: columns 0-5, a gap (columns 6-7) to the right of it
+    canvas[0, 0] = 255             # an elision mark in the corner
+    image = canvas.astype(np.int16)
+    image[:, 5] -= 30              # the column next to the gap pulled toward black by 30
+    image[:, 4] += 12              # the next column off by 12 the other way
+    sums = evaluate.canvas_edge_sums(np.clip(image, 0, 255).astype(np.uint8), canvas)
+    assert list(sums) == list(evaluate.EDGE_BANDS)
+    assert sums["next to a gap"] == (5, 5 * 30, -5 * 30)
+    assert sums["next to an elision mark"] == (2, 0, 0)     # (0, 1) and (1, 0)
+    assert sums["2 px from an edge"] == (5 + 3, 5 * 12, 5 * 12)   # column 4, and (0, 2), (1, 1), (2, 0)
+    assert sums["3+ px inside"] == (14, 0, 0)               # columns 0-3 three or more steps from the mark
+    assert sum(pixels for pixels, _, _ in sums.values()) == evaluate.canvas_content(canvas).sum()
+
+
 def test_reference_compares_the_sims_images_with_another_folder_per_image_and_overall(tmp_path, capsys):
     root, reference = tmp_path / "root", tmp_path / "authors_results"
     ours = root / folders.synthesized("512")
