@@ -18,14 +18,15 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 preset=${SIMS_DEMO_PRESET:-quick}
 case ${1:-} in --long|--textured) preset=${1#--}; shift ;; esac
 # the textured preset's own settings (docs/demo.md): stronger texture in the demo data, training
-# canvases without the colour transfer, and the last fifth of the synthesis steps at a lower rate
-data_options=() canvas_options=() final_synthesis_rate=
+# canvases without the colour transfer, and the synthesis rate lowered twice near the end
+data_options=() canvas_options=()
 case $preset in
-  #         levels      steps: transformation order synthesis-256 synthesis-512 segmenter; synthesis learning rate
-  quick)    levels="256";     preset_steps=(40 40 1100 0 1500);    synthesis_rate=3e-4 ;;
-  long)     levels="256 512"; preset_steps=(40 40 1500 800 1500);  synthesis_rate=1e-4 ;;
-  textured) levels="256";     preset_steps=(40 40 2500 0 1500);    synthesis_rate=3e-4
-            final_synthesis_rate=1e-4 data_options=(--texture-scale 3) canvas_options=(--colour-transfer-chance 0) ;;
+  # synthesis_phases: "RATE PERCENT" each, trained at RATE up to PERCENT % of the synthesis steps
+  #         levels      steps: transformation order synthesis-256 synthesis-512 segmenter; synthesis rates
+  quick)    levels="256";     preset_steps=(40 40 1100 0 1500);    synthesis_phases=("3e-4 100") ;;
+  long)     levels="256 512"; preset_steps=(40 40 1500 800 1500);  synthesis_phases=("1e-4 100") ;;
+  textured) levels="256";     preset_steps=(40 40 2500 0 1500);    synthesis_phases=("3e-4 80" "1e-4 92" "3e-5 100")
+            data_options=(--texture-scale 3) canvas_options=(--colour-transfer-chance 0) ;;
   *) echo "SIMS_DEMO_PRESET=$preset: expected quick, long or textured" >&2; exit 2 ;;
 esac
 source "$repo_root/.ci/venv.sh"
@@ -86,14 +87,15 @@ if [[ ${SIMS_DEMO_STOP_AFTER:-} == canvases ]]; then say "stopping after the can
 # two TensorFlow processes on two cores were no faster than one after the other (docs/demo.md).
 synthesize() {
   for level in $levels; do
-    local steps=${synthesis_steps[$level]}
-    if [[ -n $final_synthesis_rate ]]; then   # 4/5 of the steps, then the rest from that checkpoint
-      train_synthesis "${synthesis_script[$level]}" --max-steps $(( steps * 4 / 5 > 0 ? steps * 4 / 5 : 1 )) \
-        --learning-rate "$synthesis_rate" "$@"
-      train_synthesis "${synthesis_script[$level]}" --max-steps "$steps" --learning-rate "$final_synthesis_rate" "$@"
-    else
-      train_synthesis "${synthesis_script[$level]}" --max-steps "$steps" --learning-rate "$synthesis_rate" "$@"
-    fi
+    local steps=${synthesis_steps[$level]} reached=0 phase rate percent phase_end
+    for phase in "${synthesis_phases[@]}"; do   # each phase continues from the last one's checkpoint
+      read -r rate percent <<< "$phase"
+      phase_end=$(( steps * percent / 100 ))
+      if (( phase_end > reached )); then
+        train_synthesis "${synthesis_script[$level]}" --max-steps "$phase_end" --learning-rate "$rate" "$@"
+        reached=$phase_end
+      fi
+    done
   done
   network "${synthesis_script[$final_level]}" --test "$@"
 }

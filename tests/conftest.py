@@ -38,10 +38,11 @@ def run_script(script, *args, cwd=None, env=None):
 TINY_DEMO_TRAIN, TINY_DEMO_TEST = 12, 2
 
 
-def run_tiny_demo(root, *preset):
-    """run_demo.sh as a user runs it, on a tiny demo set in `root`, two steps per network."""
-    environment = dict(os.environ, SIMS_DEMO_ROOT=str(root), SIMS_DEMO_TRANSFORM_STEPS="2",
-                       SIMS_DEMO_ORDER_STEPS="2", SIMS_DEMO_SYNTHESIS_STEPS="2", SIMS_DEMO_SEGMENTATION_STEPS="2")
+def run_tiny_demo(root, *preset, synthesis_steps=2):
+    """run_demo.sh as a user runs it, on a tiny demo set in `root`, two steps per network (the
+    synthesis networks: synthesis_steps)."""
+    environment = dict(os.environ, SIMS_DEMO_ROOT=str(root), SIMS_DEMO_TRANSFORM_STEPS="2", SIMS_DEMO_ORDER_STEPS="2",
+                       SIMS_DEMO_SYNTHESIS_STEPS=str(synthesis_steps), SIMS_DEMO_SEGMENTATION_STEPS="2")
     result = subprocess.run(["bash", str(REPO_ROOT / "run_demo.sh"), *preset, "--train", str(TINY_DEMO_TRAIN),
                              "--test", str(TINY_DEMO_TEST), "--base-height", "32", "--seed", "3"],
                             env=environment, capture_output=True, text=True, timeout=900)
