@@ -91,7 +91,7 @@ synthesize() {
     for phase in "${synthesis_phases[@]}"; do   # each phase continues from the last one's checkpoint
       read -r rate percent <<< "$phase"
       phase_end=$(( steps * percent / 100 ))
-      if (( phase_end > reached )); then
+      if (( phase_end > reached || percent == 100 )); then   # a phase too short to take a step is left out
         train_synthesis "${synthesis_script[$level]}" --max-steps "$phase_end" --learning-rate "$rate" "$@"
         reached=$phase_end
       fi
