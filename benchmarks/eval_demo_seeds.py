@@ -183,7 +183,7 @@ def main(argv=None):
             print(f"      {name:<14} {pixels / content:>5.0%} of the content: SIMS {sims / pixels:5.1f}, "
                   f"parametric {parametric / pixels:5.1f}")
     by_edge = edge_errors(rows.values())
-    print("|x - canvas| (mean x - canvas) by the place on the content, over the seeds:")
+    print("|x - canvas| of the RGB-averaged difference (its mean) by the place on the content, over the seeds:")
     for band in evaluate.EDGE_BANDS:
         pixels = by_edge[METHODS[0]][band][0]
         if not pixels:

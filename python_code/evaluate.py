@@ -138,7 +138,9 @@ def canvas_edge_sums(image, canvas):
     uint8 canvas (differences averaged over RGB), by where a pixel lies: next to a gap (a black
     4-neighbour), else next to an elision mark (a white one), else two steps from either, else
     three or more inside (canvas_content with margin 3). The image's border is not an edge. The
-    signed sum shows whether a network pulls the content's edge toward the gap's black."""
+    signed sum shows whether a network pulls the content's edge toward the gap's black. Both sums
+    take the difference averaged over RGB first, so the absolute one counts a colour shift that
+    cancels across the channels less than canvas_error (which averages |difference| per channel) does."""
     content = canvas_content(canvas)
     cross = scipy.ndimage.generate_binary_structure(2, 1)
     next_to_gap = content & scipy.ndimage.binary_dilation(~canvas.any(axis=2), cross)
