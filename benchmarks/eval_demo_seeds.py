@@ -19,7 +19,8 @@ figure over the seeds, and whether SIMS meets the demo's goal on each.
    its |x - canvas| at most a third of the parametric baseline's.
 Seeds run one after another (--parallel N runs N at once: the figures are the same, since every
 step is seeded, but the minutes then say nothing); --no-run scores the roots as they are. The processor is printed with the table:
-TensorFlow's CPU kernels differ between processors, and so do the figures.
+TensorFlow's CPU kernels differ between processors, and so do the figures; ONEDNN_MAX_CPU_ISA=AVX2 (say)
+holds oneDNN to the kernels of an older processor, which the printed processor then names.
 Last line: `seeds_won=<k>/<n> lpips_seeds_won=<l>/<n> sims_lpips_mean=<x> sims_lpips_sd=<y> canvas_error_ratio_max=<z>`
 (the ratio being SIMS's |x - canvas| over the parametric baseline's).
 """
@@ -65,7 +66,11 @@ def processor():
         return platform.processor() or platform.machine()
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
                  platform.machine())
-    return f"{model}, {os.cpu_count()} cores, {'with' if ' avx512f' in info else 'without'} AVX-512"
+    held = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    # oneDNN's kernels are what differ most between processors; holding them to an older ISA is
+    # the one machine's way to see the figures move as on another processor
+    held_note = f", oneDNN held to {held} (ONEDNN_MAX_CPU_ISA)" if held else ""
+    return f"{model}, {os.cpu_count()} cores, {'with' if ' avx512f' in info else 'without'} AVX-512{held_note}"
 
 
 def run_seed(root, seed, preset):
